@@ -1,0 +1,1 @@
+"""rag: answers only with verbatim, cited quotes from its sources."""

@@ -1,0 +1,57 @@
+"""Settings: every tunable of the product, read from the environment in one place."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+ENV_PREFIX = "RAG_"
+
+
+class Settings(BaseModel):
+    """Every setting with its default. `Settings()` never reads the environment."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    source_dirs: tuple[Path, ...] = Field(
+        default=(Path("seeds"),), description="Folders of sources; uploads go to the first."
+    )
+    index_dir: Path = Field(default=Path("index"), description="Where index generations live.")
+    max_file_bytes: int = Field(default=50_000_000, gt=0, description="Larger files are skipped.")
+    chunk_sentences: int = Field(default=3, ge=1, description="Sentences per chunk.")
+    chunk_overlap: int = Field(default=1, ge=0, description="Sentences shared by neighbours.")
+    chunk_max_chars: int = Field(default=1000, ge=100, description="Longest chunk (characters).")
+    embed_batch_size: int = Field(default=64, ge=1, description="Texts per embedding batch.")
+    top_k: int = Field(default=8, ge=1, le=100, description="Passages retrieved per question.")
+    max_quotes: int = Field(default=3, ge=1, le=10, description="Most quotes in one answer.")
+    refusal_threshold: float | None = Field(
+        default=None, description="Override the trained reader's calibrated refusal threshold."
+    )
+    host: str = Field(default="127.0.0.1", description="Address the server binds.")
+    port: int = Field(default=8000, ge=1, le=65535, description="Port the server binds.")
+    api_key: str | None = Field(default=None, description="When set, required by every route.")
+    max_question_chars: int = Field(default=2000, ge=1, description="Longest accepted question.")
+    upload_max_bytes: int = Field(default=20_000_000, gt=0, description="Largest upload.")
+    keep_generations: int = Field(default=2, ge=1, description="Index generations kept on disk.")
+    watch: bool = Field(default=False, description="Rebuild when the source folders change.")
+    watch_debounce_s: float = Field(default=2.0, ge=0, description="Quiet time before a rebuild.")
+
+    @field_validator("source_dirs", mode="before")
+    @classmethod
+    def _split_paths(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(Path(p) for p in value.split(os.pathsep) if p)
+        return value
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str]) -> Settings:
+        """Build settings from `RAG_*` variables (RAG_INDEX_DIR, RAG_SOURCE_DIRS, ...)."""
+        values = {
+            name: environ[ENV_PREFIX + name.upper()]
+            for name in cls.model_fields
+            if ENV_PREFIX + name.upper() in environ
+        }
+        return cls.model_validate(values)
