@@ -1,0 +1,158 @@
+"""Source -> sentences and chunks: pure functions that keep character offsets into `Source.text`."""
+
+from __future__ import annotations
+
+import re
+
+import pysbd
+
+from rag.types import Chunk, Sentence, Source
+
+# str.splitlines() boundaries: a sentence never crosses one of these.
+_LINE = re.compile(r"[^\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029]+")
+# pysbd's run time grows quadratically with its input, so long lines are fed to it in windows.
+_WINDOW_CHARS = 2000
+
+
+def split_sentences(text: str) -> list[tuple[int, int]]:
+    """Return the `(start, end)` spans of the sentences of `text`, stripped and in order."""
+    segmenter = pysbd.Segmenter(language="en", clean=False)
+    spans: list[tuple[int, int]] = []
+    for line in _LINE.finditer(text):
+        if line.group().strip():
+            spans.extend(_line_sentences(segmenter, text, line.start(), line.end()))
+    return spans
+
+
+def _line_sentences(
+    segmenter: pysbd.Segmenter, text: str, start: int, end: int
+) -> list[tuple[int, int]]:
+    """Segment one line `text[start:end]` in windows short enough for pysbd to stay fast."""
+    spans: list[tuple[int, int]] = []
+    pos = start
+    while pos < end:
+        if end - pos <= _WINDOW_CHARS:
+            spans.extend(_segment(segmenter, text, pos, end))
+            break
+        cut = _last_space(text, pos, pos + _WINDOW_CHARS)
+        found = _segment(segmenter, text, pos, cut)
+        if len(found) > 1:
+            # The window's last sentence may have been cut short: segment it again next round.
+            spans.extend(found[:-1])
+            pos = found[-1][0]
+        else:
+            spans.extend(found)
+            pos = cut
+    return spans
+
+
+def _segment(segmenter: pysbd.Segmenter, text: str, start: int, end: int) -> list[tuple[int, int]]:
+    """Locate pysbd's sentences in `text[start:end]` by search: its char spans are unreliable."""
+    block = text[start:end]
+    spans: list[tuple[int, int]] = []
+    cursor = 0
+    for sentence in segmenter.segment(block):
+        needle = str(sentence).strip()
+        if not needle:
+            continue
+        found = block.find(needle, cursor)
+        if found < 0:
+            # pysbd altered the text: keep the rest of the block as one sentence.
+            rest = _strip_span(block, cursor, len(block))
+            if rest is not None:
+                spans.append(rest)
+            break
+        spans.append((found, found + len(needle)))
+        cursor = found + len(needle)
+    return [(start + s, start + e) for s, e in spans]
+
+
+def _strip_span(text: str, start: int, end: int) -> tuple[int, int] | None:
+    """Shrink `text[start:end]` to exclude surrounding whitespace; None when nothing is left."""
+    while start < end and text[start].isspace():
+        start += 1
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    return (start, end) if start < end else None
+
+
+def _last_space(text: str, start: int, limit: int) -> int:
+    """Return the last whitespace index in `(start, limit]`, or `limit` when there is none."""
+    for i in range(min(limit, len(text) - 1), start, -1):
+        if text[i].isspace():
+            return i
+    return limit
+
+
+def _cut_long(text: str, span: tuple[int, int], max_chars: int) -> list[tuple[int, int]]:
+    """Cut a span into stripped pieces of at most `max_chars`, at whitespace where possible."""
+    pieces: list[tuple[int, int]] = []
+    start, end = span
+    while end - start > max_chars:
+        cut = _last_space(text, start, start + max_chars)
+        piece = _strip_span(text, start, cut)
+        if piece is not None:
+            pieces.append(piece)
+        rest = _strip_span(text, cut, end)
+        if rest is None:
+            return pieces
+        start = rest[0]
+    pieces.append((start, end))
+    return pieces
+
+
+def _window_end(spans: list[tuple[int, int]], first: int, size: int, max_chars: int) -> int:
+    """Return the window's exclusive end: `size` spans on from `first`, fewer past max_chars."""
+    end = first + 1
+    limit = min(first + size, len(spans))
+    while end < limit and spans[end][1] - spans[first][0] <= max_chars:
+        end += 1
+    return end
+
+
+def chunk(
+    source: Source, sentences_per_chunk: int = 3, overlap: int = 1, max_chars: int = 1000
+) -> list[Chunk]:
+    """Cut a source into overlapping windows of consecutive sentences.
+
+    Args:
+        overlap: sentences shared by neighbouring windows (dropped where a window would
+            otherwise lie inside the previous one).
+        max_chars: longest chunk; longer sentences are cut at whitespace first.
+    """
+    if sentences_per_chunk < 1 or overlap < 0 or max_chars < 1:
+        raise ValueError("need sentences_per_chunk >= 1, overlap >= 0 and max_chars >= 1")
+    text = source.text
+    spans = [p for s in split_sentences(text) for p in _cut_long(text, s, max_chars)]
+    step = max(1, sentences_per_chunk - overlap)
+    chunks: list[Chunk] = []
+    first, covered = 0, 0
+    while covered < len(spans):
+        end = _window_end(spans, first, sentences_per_chunk, max_chars)
+        if end <= covered:  # would lie inside the previous window: drop the overlap
+            first = covered
+            continue
+        chunks.append(_make_chunk(source, len(chunks), spans[first:end]))
+        covered = end
+        first = max(first + 1, min(first + step, end - overlap))
+    return chunks
+
+
+def _make_chunk(source: Source, ordinal: int, spans: list[tuple[int, int]]) -> Chunk:
+    """Build the chunk that covers `spans` of `source`."""
+    start, end = spans[0][0], spans[-1][1]
+    return Chunk(
+        id=f"{source.id}#{ordinal}",
+        source_id=source.id,
+        start=start,
+        end=end,
+        text=source.text[start:end],
+        sentences=tuple(Sentence(source.id, s, e) for s, e in spans),
+    )
+
+
+def index_text(title: str, chunk: Chunk) -> str:
+    """Return the text embedded and keyword-indexed for a chunk: its title, then its text."""
+    if not title or chunk.text.startswith(title):
+        return chunk.text
+    return f"{title}\n{chunk.text}"

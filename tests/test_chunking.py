@@ -1,0 +1,183 @@
+"""Tests for rag.chunking: sentence spans and chunk windows over real text."""
+
+from __future__ import annotations
+
+import itertools
+import time
+from pathlib import Path
+
+import pysbd
+import pytest
+
+from rag.chunking import chunk, index_text, split_sentences
+from rag.types import Chunk, Source
+
+SEEDS = Path(__file__).resolve().parents[1] / "seeds"
+
+
+def make_source(text: str, source_id: str = "doc.txt") -> Source:
+    return Source(
+        id=source_id, path=Path(source_id), title="T", text=text, sha256="", file_sha256=""
+    )
+
+
+def assert_valid_spans(text: str, spans: list[tuple[int, int]]) -> None:
+    previous_end = 0
+    for start, end in spans:
+        assert previous_end <= start < end <= len(text)
+        piece = text[start:end]
+        assert piece == piece.strip() and piece
+        assert "\n" not in piece and "\r" not in piece
+        previous_end = end
+
+
+def assert_valid_chunks(source: Source, chunks: list[Chunk], max_chars: int) -> None:
+    for ordinal, piece in enumerate(chunks):
+        assert piece.id == f"{source.id}#{ordinal}"
+        assert piece.source_id == source.id
+        assert source.text[piece.start : piece.end] == piece.text
+        assert len(piece.text) <= max_chars
+        assert piece.sentences[0].start == piece.start
+        assert piece.sentences[-1].end == piece.end
+        spans = [(s.start, s.end) for s in piece.sentences]
+        assert_valid_spans(source.text, spans)
+        assert all(s.source_id == source.id for s in piece.sentences)
+
+
+def sentence_texts(text: str) -> list[str]:
+    return [text[s:e] for s, e in split_sentences(text)]
+
+
+def test_abbreviations_do_not_end_sentences() -> None:
+    text = "Dr. Smith went to Washington D.C. on Monday. He left."
+    assert sentence_texts(text) == ["Dr. Smith went to Washington D.C. on Monday.", "He left."]
+
+
+def test_spans_are_stripped_and_never_cross_a_line() -> None:
+    text = (
+        "  A Title Without A Full Stop\r\n"
+        "Published November 20, 2024 - 00:11am\n\n"
+        "\tFirst sentence here.   Second one?  Third!\n"
+        "a line that continues\nthe sentence on the next line.\n   \n"
+    )
+    spans = split_sentences(text)
+    assert_valid_spans(text, spans)
+    assert [text[s:e] for s, e in spans] == [
+        "A Title Without A Full Stop",
+        "Published November 20, 2024 - 00:11am",
+        "First sentence here.",
+        "Second one?",
+        "Third!",
+        "a line that continues",
+        "the sentence on the next line.",
+    ]
+
+
+def test_empty_and_blank_text_have_no_sentences() -> None:
+    assert split_sentences("") == []
+    assert split_sentences(" \n\t\n ") == []
+    assert chunk(make_source("   \n ")) == []
+
+
+def test_windows_overlap_and_cover_the_last_sentence() -> None:
+    text = " ".join(f"Sentence number {i} is here." for i in range(7))
+    source = make_source(text)
+    chunks = chunk(source, sentences_per_chunk=3, overlap=1, max_chars=1000)
+    assert_valid_chunks(source, chunks, 1000)
+    numbers = [[text[s.start : s.end].split()[2] for s in c.sentences] for c in chunks]
+    assert numbers == [["0", "1", "2"], ["2", "3", "4"], ["4", "5", "6"]]
+
+
+def test_last_window_is_not_inside_the_previous_one() -> None:
+    text = " ".join(f"Sentence number {i} is here." for i in range(4))
+    chunks = chunk(make_source(text), sentences_per_chunk=3, overlap=1)
+    assert [len(c.sentences) for c in chunks] == [3, 2]
+    assert chunks[-1].end == len(text)
+    no_overlap = chunk(make_source(text), sentences_per_chunk=2, overlap=0)
+    assert [len(c.sentences) for c in no_overlap] == [2, 2]
+    assert no_overlap[0].end < no_overlap[1].start
+
+
+def test_overlap_larger_than_window_still_advances() -> None:
+    text = " ".join(f"Sentence number {i} is here." for i in range(5))
+    chunks = chunk(make_source(text), sentences_per_chunk=2, overlap=5)
+    starts = [c.start for c in chunks]
+    assert starts == sorted(set(starts))
+    assert chunks[-1].end == len(text)
+
+
+def test_max_chars_closes_windows_early_without_losing_sentences() -> None:
+    sentences = [f"{'word ' * 30}number {i}." for i in range(6)]  # ~160 chars each
+    text = " ".join(sentences)
+    source = make_source(text)
+    chunks = chunk(source, sentences_per_chunk=3, overlap=1, max_chars=400)
+    assert_valid_chunks(source, chunks, 400)
+    covered = {(s.start, s.end) for c in chunks for s in c.sentences}
+    assert len(covered) == 6
+    assert chunks[-1].end == len(text)
+    for previous, current in itertools.pairwise(chunks):
+        assert previous.start < current.start and previous.end < current.end
+
+
+def test_long_text_without_punctuation_is_cut_at_whitespace() -> None:
+    text = " ".join(f"word{i}" for i in range(3000))
+    source = make_source(text)
+    chunks = chunk(source, max_chars=500)
+    assert_valid_chunks(source, chunks, 500)
+    assert len(chunks) > 20
+    covered = [(s.start, s.end) for c in chunks for s in c.sentences]
+    pieces = [text[s:e] for s, e in dict.fromkeys(covered)]
+    assert " ".join(pieces) == text  # cut only at spaces, nothing lost
+
+
+def test_a_word_longer_than_max_chars_is_hard_cut() -> None:
+    text = "x" * 250
+    chunks = chunk(make_source(text), sentences_per_chunk=1, overlap=0, max_chars=100)
+    assert [c.text for c in chunks] == ["x" * 100, "x" * 100, "x" * 50]
+
+
+def test_invalid_settings_are_rejected() -> None:
+    with pytest.raises(ValueError):
+        chunk(make_source("A."), sentences_per_chunk=0)
+
+
+def test_long_line_finishes_quickly_with_the_same_sentences() -> None:
+    sentence = "Mr. Brown met Dr. Lee at 3 p.m. on the 4th of July in the U.S. capital. "
+    text = sentence * 4000  # ~290 KB on one line
+    started = time.monotonic()
+    spans = split_sentences(text)
+    assert time.monotonic() - started < 10
+    assert_valid_spans(text, spans)
+    assert {text[s:e] for s, e in spans} == {sentence.strip()}
+    assert len(spans) == 4000
+
+
+def test_seed_quote_lies_inside_one_sentence() -> None:
+    paths = sorted(SEEDS.glob("*.txt"))
+    assert paths
+    for path in paths:
+        text = path.read_bytes().decode("utf-8")
+        source = make_source(text, path.name)
+        spans = split_sentences(text)
+        assert_valid_spans(text, spans)
+        assert_valid_chunks(source, chunk(source), 1000)
+        if "approximately 11,000 North Korean troops" in text:
+            quote = text.index("approximately 11,000 North Korean troops")
+            (inside,) = [(s, e) for s, e in spans if s <= quote < e]
+            assert text[inside[0] : inside[1]].startswith("Recent developments have seen")
+            assert inside[1] >= quote + len("approximately 11,000 North Korean troops")
+
+
+def test_index_text_prefixes_the_title_once() -> None:
+    source = make_source("Kim Jong Un spoke. Troops moved.")
+    (first,) = chunk(source)
+    assert index_text("North Korea", first) == "North Korea\nKim Jong Un spoke. Troops moved."
+    assert index_text("Kim Jong Un", first) == first.text
+    assert index_text("", first) == first.text
+
+
+def test_windows_over_a_long_line_match_pysbd_on_the_whole_line() -> None:
+    text = " ".join(p.read_text(encoding="utf-8") for p in sorted(SEEDS.glob("*.txt")))
+    text = " ".join(text.split())  # one long line, longer than one pysbd window
+    whole = pysbd.Segmenter(language="en", clean=False).segment(text)
+    assert sentence_texts(text) == [s.strip() for s in whole if s.strip()]
