@@ -1,0 +1,98 @@
+"""Uploaded bytes -> a file in the first source folder (and back out): safe names, atomic writes."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import secrets
+from collections.abc import Sequence
+from pathlib import Path, PurePosixPath
+
+from rag.errors import SourceError
+from rag.sources import SUPPORTED, load_source
+from rag.types import SourceFile
+
+MAX_STEM_CHARS = 60
+
+
+class UploadRejected(ValueError):
+    """The upload cannot become a source; the message is safe to show to the client."""
+
+
+def safe_name(filename: str, data: bytes) -> str:
+    """Return a server-chosen file name: sanitised stem + short content hash + known suffix."""
+    name = PurePosixPath(filename.replace("\\", "/")).name
+    suffix = PurePosixPath(name).suffix.lower()
+    if suffix not in SUPPORTED:
+        raise UploadRejected(f"unsupported file type {suffix or '(none)'!r}: use {SUPPORTED}")
+    stem = re.sub(r"[^A-Za-z0-9_-]+", "-", name[: -len(suffix)]).strip("-_")[:MAX_STEM_CHARS]
+    return f"{stem or 'upload'}-{hashlib.sha256(data).hexdigest()[:10]}{suffix}"
+
+
+def save_upload(folder: Path, filename: str, data: bytes, max_bytes: int) -> SourceFile:
+    """Check the upload reads as a source, then write it into `folder` atomically.
+
+    The bytes go to a hidden temporary file in the same folder (the scanner skips hidden
+    files), are fsynced, renamed into place, and the folder is fsynced: once this returns,
+    the file survives a crash.
+    """
+    if not data:
+        raise UploadRejected("the upload is empty")
+    if len(data) > max_bytes:
+        raise UploadRejected(f"the upload is larger than {max_bytes} bytes")
+    name = safe_name(filename, data)
+    folder.mkdir(parents=True, exist_ok=True)
+    tmp = folder / f".upload-{secrets.token_hex(8)}{PurePosixPath(name).suffix}"
+    digest = hashlib.sha256(data).hexdigest()
+    try:
+        with tmp.open("xb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        try:
+            load_source(SourceFile(id=name, path=tmp, file_sha256=digest, size=len(data)))
+        except SourceError as err:
+            raise UploadRejected(f"cannot read the upload: {err}") from err
+        os.replace(tmp, folder / name)
+    finally:
+        tmp.unlink(missing_ok=True)
+    _fsync_dir(folder)
+    return SourceFile(id=name, path=folder / name, file_sha256=digest, size=len(data))
+
+
+def _fsync_dir(folder: Path) -> None:
+    descriptor = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+
+
+def source_path(folders: Sequence[Path], source_id: str) -> Path:
+    """Return the file a source id names in one of `folders`.
+
+    Raises:
+        UploadRejected: the id points outside the folders.
+        FileNotFoundError: no such file.
+    """
+    parts = PurePosixPath(source_id).parts
+    if PurePosixPath(source_id).suffix.lower() not in SUPPORTED or any(
+        part.startswith(".") for part in parts
+    ):
+        raise UploadRejected("not a source id")
+    for folder in folders:
+        root = folder.resolve()
+        path = (root / source_id).resolve()
+        if not path.is_relative_to(root) or path == root:
+            raise UploadRejected("the source id points outside the source folders")
+        if path.is_file():
+            return path
+    raise FileNotFoundError(source_id)
+
+
+def delete_source(folders: Sequence[Path], source_id: str) -> None:
+    """Remove a source's file from its folder, durably."""
+    path = source_path(folders, source_id)
+    path.unlink()
+    _fsync_dir(path.parent)
