@@ -1,0 +1,108 @@
+"""A generation's manifest: what was built, with what, and the checksum of every file."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from rag.errors import IndexCorrupt, IndexMismatch
+
+FORMAT_VERSION = 1
+MANIFEST = "manifest.json"
+RUN_INDEX = "run `rag index` to rebuild it"
+
+
+@dataclass(frozen=True, slots=True)
+class Chunking:
+    """The chunking settings a generation was built with."""
+
+    sentences: int
+    overlap: int
+    max_chars: int
+
+
+@dataclass(frozen=True, slots=True)
+class SourceEntry:
+    """One source as the manifest records it."""
+
+    id: str
+    title: str
+    sha256: str
+    file_sha256: str
+    chunks: int
+
+
+@dataclass(frozen=True, slots=True)
+class Manifest:
+    """The description of one generation; `files` maps every other file to its sha256."""
+
+    generation: int
+    model_id: str
+    dim: int
+    chunking: Chunking
+    stemmer: str = ""  # the keyword index's stemmer language, "" for none
+    created: str = ""
+    sources: tuple[SourceEntry, ...] = ()
+    files: tuple[tuple[str, str], ...] = field(default=())
+    format_version: int = FORMAT_VERSION
+
+
+def _canonical(body: dict[str, object]) -> bytes:
+    return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def manifest_bytes(manifest: Manifest) -> bytes:
+    """Return the manifest as JSON that carries the sha256 of its own body."""
+    body = asdict(manifest)
+    checked = {"sha256": hashlib.sha256(_canonical(body)).hexdigest(), **body}
+    return json.dumps(checked, ensure_ascii=False, indent=1).encode()
+
+
+def read_manifest(directory: Path) -> Manifest:
+    """Read and check a generation's manifest; raise IndexCorrupt or IndexMismatch."""
+    path = directory / MANIFEST
+    try:
+        data = json.loads(path.read_bytes())
+        claimed = data.pop("sha256")
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise IndexCorrupt(f"{path} is missing or unreadable ({exc}); {RUN_INDEX}") from exc
+    if hashlib.sha256(_canonical(data)).hexdigest() != claimed:
+        raise IndexCorrupt(f"{path} fails its checksum; {RUN_INDEX}")
+    if data.get("format_version") != FORMAT_VERSION:
+        raise IndexMismatch(
+            f"{directory} has index format {data.get('format_version')!r}, this version reads "
+            f"format {FORMAT_VERSION}; {RUN_INDEX}"
+        )
+    try:
+        return Manifest(
+            generation=int(data["generation"]),
+            model_id=str(data["model_id"]),
+            dim=int(data["dim"]),
+            chunking=Chunking(**data["chunking"]),
+            stemmer=str(data["stemmer"]),
+            created=str(data["created"]),
+            sources=tuple(SourceEntry(**entry) for entry in data["sources"]),
+            files=tuple((str(name), str(digest)) for name, digest in data["files"]),
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise IndexCorrupt(f"{path} is malformed ({exc}); {RUN_INDEX}") from exc
+
+
+def read_verified(directory: Path, manifest: Manifest) -> dict[str, bytes]:
+    """Return the bytes of every file the manifest lists, each checked against its sha256."""
+    blobs: dict[str, bytes] = {}
+    for name, digest in manifest.files:
+        path = directory / name
+        if Path(os.path.normpath(name)).is_absolute() or ".." in Path(name).parts:
+            raise IndexCorrupt(f"{directory}/{MANIFEST} lists an unsafe path {name!r}")
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            raise IndexCorrupt(f"{path} is missing or unreadable ({exc}); {RUN_INDEX}") from exc
+        if hashlib.sha256(data).hexdigest() != digest:
+            raise IndexCorrupt(f"{path} fails its checksum; {RUN_INDEX}")
+        blobs[name] = data
+    return blobs

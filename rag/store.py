@@ -1,0 +1,270 @@
+"""Chunks + vectors -> one index generation: FAISS, keyword index, chunk table, manifest.
+
+Every faiss call of the library lives in this module (bm25s calls live in rag/keyword.py).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from rag.chunking import index_text
+from rag.embedding import Embedder
+from rag.errors import IndexCorrupt, IndexMismatch
+from rag.keyword import KeywordIndex, Terms, Tokenizer, stemmer_language
+from rag.manifest import (
+    MANIFEST,
+    RUN_INDEX,
+    Manifest,
+    SourceEntry,
+    manifest_bytes,
+    read_manifest,
+    read_verified,
+)
+from rag.types import Chunk, Sentence, Source
+
+SOURCES, CHUNKS, CHUNKS_FAISS, SENTENCES, BM25 = (
+    "sources.jsonl",
+    "chunks.jsonl",
+    "chunks.faiss",
+    "sentences.npy",
+    "bm25",
+)
+WRITE_BLOCK = 1 << 20  # bytes per write call: big files are written, and hashed, in slices
+Vectors = NDArray[np.float32]
+
+
+def distinct_sentences(chunks: Iterable[Chunk]) -> list[Sentence]:
+    """Return each sentence once, in the order it first appears in the chunks."""
+    return list(dict.fromkeys(s for c in chunks for s in c.sentences))
+
+
+def _write(path: Path, data: bytes | memoryview) -> str:
+    """Write bytes in blocks and return their sha256."""
+    view = memoryview(data).cast("B")
+    digest = hashlib.sha256()
+    with path.open("wb") as handle:
+        for start in range(0, len(view), WRITE_BLOCK):
+            block = view[start : start + WRITE_BLOCK]
+            handle.write(block)
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _jsonl(rows: Iterable[dict[str, object]]) -> bytes:
+    return "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows).encode()
+
+
+class Store:
+    """One index generation in memory: chunks, their sources, vectors and keyword index."""
+
+    def __init__(
+        self,
+        manifest: Manifest,
+        sources: Sequence[Source],
+        chunks: Sequence[Chunk],
+        dense: Any,
+        sentence_matrix: Vectors,
+        keyword: KeywordIndex,
+    ) -> None:
+        self.manifest = manifest
+        self.sources: dict[str, Source] = {s.id: s for s in sources}
+        self.chunks: list[Chunk] = list(chunks)
+        self.sentences: list[Sentence] = distinct_sentences(self.chunks)
+        self.problems: tuple[str, ...] = ()  # set by load_current when it had to fall back
+        self._dense = dense
+        self._chunk_matrix: Vectors = dense.reconstruct_n(0, dense.ntotal).reshape(-1, dense.d)
+        self._sentence_matrix = sentence_matrix
+        self._sentence_row = {s: i for i, s in enumerate(self.sentences)}
+        self.keyword = keyword
+        self.row_of: dict[str, int] = {c.id: row for row, c in enumerate(self.chunks)}
+
+    @property
+    def generation(self) -> int:
+        """The generation number."""
+        return self.manifest.generation
+
+    @property
+    def model_id(self) -> str:
+        """The embedding model the vectors came from."""
+        return self.manifest.model_id
+
+    @property
+    def dim(self) -> int:
+        """The vectors' dimension."""
+        return self.manifest.dim
+
+    @classmethod
+    def build(
+        cls,
+        header: Manifest,
+        sources: Sequence[Source],
+        chunks: Sequence[Chunk],
+        chunk_vectors: Vectors,
+        sentence_vectors: Vectors,
+        previous: Store | None = None,
+    ) -> Store:
+        """Index chunks (grouped by source, in the sources' order) and their vectors.
+
+        Args:
+            sentence_vectors: one row per `distinct_sentences(chunks)`, in that order.
+            previous: a generation whose keyword terms may be reused for identical chunks.
+        """
+        import faiss
+
+        counts: dict[str, int] = {s.id: 0 for s in sources}
+        for c in chunks:
+            counts[c.source_id] += 1
+        dense = faiss.IndexFlatIP(header.dim)
+        dense.add(np.ascontiguousarray(chunk_vectors, dtype=np.float32).reshape(-1, header.dim))
+        tokenize = Tokenizer(header.stemmer)
+        if previous is not None and previous.manifest.stemmer != header.stemmer:
+            previous = None
+        terms = _chunk_terms(chunks, {s.id: s.title for s in sources}, tokenize, previous)
+        entries = tuple(
+            SourceEntry(s.id, s.title, s.sha256, s.file_sha256, counts[s.id]) for s in sources
+        )
+        manifest = replace(header, sources=entries, files=())
+        matrix = np.ascontiguousarray(sentence_vectors, dtype=np.float32).reshape(-1, header.dim)
+        return cls(manifest, sources, chunks, dense, matrix, KeywordIndex.build(terms, tokenize))
+
+    def search_dense(self, vector: Vectors, k: int) -> list[tuple[int, float]]:
+        """Return up to k (chunk row, cosine) pairs, best first."""
+        k = min(k, self._dense.ntotal)
+        if k <= 0:
+            return []
+        query = np.ascontiguousarray(vector, dtype=np.float32).reshape(1, self.dim)
+        scores, rows = self._dense.search(query, k)
+        return [(int(r), float(s)) for r, s in zip(rows[0], scores[0], strict=True) if r >= 0]
+
+    def search_keyword(self, query: str, k: int) -> list[tuple[int, float]]:
+        """Return up to k (chunk row, bm25 score) pairs, best first; [] without known terms."""
+        return self.keyword.search(query, k)
+
+    def sentence_vectors(self, sentences: Sequence[Sentence]) -> Vectors:
+        """Return the vectors of these sentences, one row each."""
+        rows = np.fromiter((self._sentence_row[s] for s in sentences), dtype=np.int64)
+        return self._sentence_matrix[rows]
+
+    def chunk_vectors(self, rows: Sequence[int]) -> Vectors:
+        """Return the vectors of the chunks at these rows."""
+        return self._chunk_matrix[np.asarray(rows, dtype=np.int64).reshape(-1)]
+
+    def save(self, directory: Path) -> None:
+        """Write every file of the generation, the checksummed manifest last."""
+        import faiss
+
+        directory.mkdir(parents=True, exist_ok=True)
+        files = {
+            SOURCES: _write(directory / SOURCES, _jsonl(map(_source_row, self.sources.values()))),
+            CHUNKS: _write(directory / CHUNKS, _jsonl(map(_chunk_row, self.chunks))),
+            CHUNKS_FAISS: _write(directory / CHUNKS_FAISS, faiss.serialize_index(self._dense).data),
+        }
+        buffer = io.BytesIO()
+        np.save(buffer, self._sentence_matrix, allow_pickle=False)
+        files[SENTENCES] = _write(directory / SENTENCES, buffer.getbuffer())
+        (directory / BM25).mkdir()
+        self.keyword.save(directory / BM25)
+        for path in sorted((directory / BM25).iterdir()):
+            files[f"{BM25}/{path.name}"] = hashlib.sha256(path.read_bytes()).hexdigest()
+        self.manifest = replace(self.manifest, files=tuple(sorted(files.items())))
+        _write(directory / MANIFEST, manifest_bytes(self.manifest))
+
+    @classmethod
+    def load(cls, directory: Path, embedder: Embedder) -> Store:
+        """Load a generation after checking its model, format and every file's checksum."""
+        manifest = read_manifest(directory)
+        if (manifest.model_id, manifest.dim) != (embedder.model_id, embedder.dim):
+            raise IndexMismatch(
+                f"{directory} was built with {manifest.model_id} (dim {manifest.dim}), "
+                f"not {embedder.model_id} (dim {embedder.dim}); {RUN_INDEX}"
+            )
+        if manifest.stemmer and stemmer_language() != manifest.stemmer:
+            raise IndexMismatch(f"{directory} needs PyStemmer, not installed; {RUN_INDEX}")
+        blobs = read_verified(directory, manifest)
+        try:
+            return cls._parse(directory, manifest, blobs)
+        except (KeyError, ValueError, TypeError, IndexError, RuntimeError) as exc:
+            raise IndexCorrupt(f"{directory} cannot be read ({exc!r}); {RUN_INDEX}") from exc
+
+    @classmethod
+    def _parse(cls, directory: Path, manifest: Manifest, blobs: dict[str, bytes]) -> Store:
+        import faiss
+
+        sources = [_source(json.loads(line)) for line in blobs[SOURCES].splitlines()]
+        texts = {s.id: s.text for s in sources}
+        chunks = [_chunk(json.loads(line), texts) for line in blobs[CHUNKS].splitlines()]
+        dense = faiss.deserialize_index(np.frombuffer(blobs[CHUNKS_FAISS], dtype=np.uint8))
+        matrix = np.load(io.BytesIO(blobs[SENTENCES]), allow_pickle=False)
+        keyword = KeywordIndex.load(directory / BM25, Tokenizer(manifest.stemmer))
+        if (
+            dense.ntotal != len(chunks)
+            or dense.d != manifest.dim
+            or matrix.dtype != np.float32
+            or matrix.shape != (len(distinct_sentences(chunks)), manifest.dim)
+            or keyword.documents != len(chunks)
+        ):
+            raise ValueError("files disagree on the number of chunks, sentences or dim")
+        return cls(manifest, sources, chunks, dense, matrix, keyword)
+
+
+def _chunk_terms(
+    chunks: Sequence[Chunk], titles: dict[str, str], tokenize: Tokenizer, previous: Store | None
+) -> Terms:
+    """Return each chunk's keyword terms, reusing the previous generation's for identical chunks."""
+    reused: list[tuple[int, int]] = []  # (new row, previous row)
+    fresh: list[int] = []
+    for row, c in enumerate(chunks):
+        old = previous.row_of.get(c.id) if previous else None
+        if (
+            previous is not None
+            and old is not None
+            and previous.chunks[old] == c
+            and previous.sources[c.source_id].title == titles[c.source_id]
+        ):
+            reused.append((row, old))
+        else:
+            fresh.append(row)
+    texts = (index_text(titles[chunks[r].source_id], chunks[r]) for r in fresh)
+    fresh_terms = Terms.from_texts(texts, tokenize)
+    if previous is None or not reused:
+        return fresh_terms.compact()
+    kept = previous.keyword.terms.select([old for _, old in reused])
+    position = np.empty(len(chunks), dtype=np.int64)
+    position[[new for new, _ in reused] + fresh] = np.arange(len(chunks))
+    return kept.concat(fresh_terms).select(position)
+
+
+def _source_row(s: Source) -> dict[str, object]:
+    return {"id": s.id, "path": str(s.path), "title": s.title, "sha256": s.sha256,
+            "file_sha256": s.file_sha256, "text": s.text}  # fmt: skip
+
+
+def _source(row: dict[str, str]) -> Source:
+    source = Source(row["id"], Path(row["path"]), row["title"], row["text"], row["sha256"],
+                    row["file_sha256"])  # fmt: skip
+    if hashlib.sha256(source.text.encode()).hexdigest() != source.sha256:
+        raise ValueError(f"source {source.id} text does not match its sha256")
+    return source
+
+
+def _chunk_row(c: Chunk) -> dict[str, object]:
+    return {"id": c.id, "source_id": c.source_id, "start": c.start, "end": c.end,
+            "sentences": [[s.start, s.end] for s in c.sentences]}  # fmt: skip
+
+
+def _chunk(row: dict[str, Any], texts: dict[str, str]) -> Chunk:
+    source_id, start, end = str(row["source_id"]), int(row["start"]), int(row["end"])
+    text = texts[source_id]
+    if not 0 <= start <= end <= len(text):
+        raise ValueError(f"chunk {row['id']} lies outside its source")
+    sentences = tuple(Sentence(source_id, int(a), int(b)) for a, b in row["sentences"])
+    return Chunk(str(row["id"]), source_id, start, end, text[start:end], sentences)
