@@ -54,7 +54,7 @@ class Tokenizer:
         return terms
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)  # arrays have no single truth value
 class Terms:
     """The terms of each chunk as ids into `vocab`: chunk i has ids[offsets[i]:offsets[i+1]]."""
 

@@ -1,0 +1,71 @@
+"""Sources and chunks <-> the chunk table: sources.jsonl and chunks.jsonl of a generation.
+
+A chunk row holds offsets, never text: its text is cut from its source's text when read.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from rag.types import Chunk, Sentence, Source
+
+
+def sources_jsonl(sources: Iterable[Source]) -> bytes:
+    """Return one JSON line per source, text included."""
+    return _jsonl(map(_source_row, sources))
+
+
+def chunks_jsonl(chunks: Iterable[Chunk]) -> bytes:
+    """Return one JSON line per chunk: ids and offsets only."""
+    return _jsonl(map(_chunk_row, chunks))
+
+
+def parse_sources(blob: bytes) -> list[Source]:
+    """Read sources.jsonl; raise ValueError when a text does not match its sha256."""
+    return [_source(row) for row in _json_lines(blob)]
+
+
+def parse_chunks(blob: bytes, sources: Iterable[Source]) -> list[Chunk]:
+    """Read chunks.jsonl, cutting each chunk's text from its source."""
+    texts = {s.id: s.text for s in sources}
+    return [_chunk(row, texts) for row in _json_lines(blob)]
+
+
+def _json_lines(blob: bytes) -> list[Any]:
+    """Parse JSON lines as one JSON list: one parser call is ~5x faster than one per line."""
+    return list(json.loads(b"[" + b",".join(blob.splitlines()) + b"]"))
+
+
+def _jsonl(rows: Iterable[dict[str, object]]) -> bytes:
+    return "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows).encode()
+
+
+def _source_row(s: Source) -> dict[str, object]:
+    return {"id": s.id, "path": str(s.path), "title": s.title, "sha256": s.sha256,
+            "file_sha256": s.file_sha256, "text": s.text}  # fmt: skip
+
+
+def _source(row: dict[str, str]) -> Source:
+    source = Source(row["id"], Path(row["path"]), row["title"], row["text"], row["sha256"],
+                    row["file_sha256"])  # fmt: skip
+    if hashlib.sha256(source.text.encode()).hexdigest() != source.sha256:
+        raise ValueError(f"source {source.id} text does not match its sha256")
+    return source
+
+
+def _chunk_row(c: Chunk) -> dict[str, object]:
+    return {"id": c.id, "source_id": c.source_id, "start": c.start, "end": c.end,
+            "sentences": [[s.start, s.end] for s in c.sentences]}  # fmt: skip
+
+
+def _chunk(row: dict[str, Any], texts: dict[str, str]) -> Chunk:
+    source_id, start, end = row["source_id"], row["start"], row["end"]
+    text = texts[source_id]
+    if not 0 <= start <= end <= len(text):
+        raise ValueError(f"chunk {row['id']} lies outside its source")
+    sentences = tuple(Sentence(source_id, a, b) for a, b in row["sentences"])
+    return Chunk(row["id"], source_id, start, end, text[start:end], sentences)
