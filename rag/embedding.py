@@ -41,8 +41,8 @@ class SentenceTransformerEmbedder:
 
         self.path = get_model_path()
         self._model = SentenceTransformer(str(self.path), device="cpu", local_files_only=True)
-        self.dim = int(self._model.get_embedding_dimension() or 384)
-        self.max_tokens = int(self._model.max_seq_length)
+        self.dim: int = self._model.get_embedding_dimension() or 384
+        self.max_tokens: int = self._model.max_seq_length or 256
         self.batch_size = batch_size
 
     def embed(self, texts: Sequence[str]) -> NDArray[np.float32]:

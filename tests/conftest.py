@@ -12,6 +12,8 @@ from rag.runtime import configure_runtime
 
 configure_runtime()
 
+from rag.assistant import Assistant  # noqa: E402
+from rag.config import Settings  # noqa: E402
 from rag.embedding import SentenceTransformerEmbedder  # noqa: E402
 from tests.fakes import FakeEmbedder  # noqa: E402
 
@@ -36,3 +38,26 @@ def seed_dir(tmp_path: Path) -> Path:
     target = tmp_path / "sources"
     shutil.copytree(SEEDS, target)
     return target
+
+
+@pytest.fixture(scope="session")
+def seed_settings(
+    tmp_path_factory: pytest.TempPathFactory, real_embedder: SentenceTransformerEmbedder
+) -> Settings:
+    """Settings of an index of the real seeds, built once with the real model."""
+    from rag.indexer import build_index
+
+    root = tmp_path_factory.mktemp("seed-index")
+    sources = root / "sources"
+    shutil.copytree(SEEDS, sources)
+    settings = Settings(source_dirs=(sources,), index_dir=root / "index")
+    build_index(settings, real_embedder)
+    return settings
+
+
+@pytest.fixture(scope="session")
+def seed_assistant(
+    seed_settings: Settings, real_embedder: SentenceTransformerEmbedder
+) -> Assistant:
+    """The real assistant over the real seeds (read-only: do not add sources to it)."""
+    return Assistant(seed_settings, real_embedder)

@@ -1,0 +1,114 @@
+"""Question -> Answer over the current index generation: the one entry point of every face."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from rag.config import Settings
+from rag.embedding import Embedder
+from rag.errors import IndexMissing, RagError
+from rag.followup import standalone_query
+from rag.generations import current_generation, load_current
+from rag.grounding import Policy, answer
+from rag.lexicon import Lexicon
+from rag.reader import Reader, ReaderModel
+from rag.retrieval import Retriever
+from rag.store import Store
+from rag.types import Answer, Hit, Turn
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class _Loaded:
+    """Everything that belongs to one generation, swapped in as a whole."""
+
+    store: Store
+    retriever: Retriever
+    lexicon: Lexicon
+
+
+class Assistant:
+    """Answers questions with verbatim quotes from the current index generation."""
+
+    def __init__(
+        self, settings: Settings, embedder: Embedder, reader: Reader | None = None
+    ) -> None:
+        self.settings = settings
+        self.embedder = embedder
+        self.reader = reader or Reader(ReaderModel.load())
+        model = self.reader.model
+        threshold = settings.refusal_threshold
+        self.policy = Policy(
+            threshold=model.threshold if threshold is None else threshold,
+            quote_ratio=model.quote_ratio,
+            max_quotes=settings.max_quotes,
+        )
+        self.problems: list[str] = []
+        self._loaded: _Loaded | None = None
+        self._lock = threading.Lock()
+        try:
+            self.reload()
+        except IndexMissing:
+            log.info("no index yet in %s", settings.index_dir)
+
+    @property
+    def ready(self) -> bool:
+        """True once an index generation is loaded."""
+        return self._loaded is not None
+
+    @property
+    def generation(self) -> int:
+        """The loaded generation number, 0 if none."""
+        return self._loaded.store.generation if self._loaded else 0
+
+    @property
+    def store(self) -> Store:
+        """The loaded store; raise IndexMissing if none."""
+        return self._current().store
+
+    def _current(self) -> _Loaded:
+        loaded = self._loaded
+        if loaded is None:
+            raise IndexMissing("no index is loaded yet: run `rag index` or wait for the build")
+        return loaded
+
+    def reload(self) -> bool:
+        """Load the current generation if it is newer than the loaded one."""
+        with self._lock:
+            if self._loaded and current_generation(self.settings.index_dir) == self.generation:
+                return False
+            try:
+                store = load_current(self.settings.index_dir, self.embedder)
+            except IndexMissing:
+                raise
+            except RagError as exc:
+                self.problems.append(str(exc))
+                log.error("index not loaded: %s", exc)
+                if self._loaded is None:
+                    raise
+                return False
+            if self._loaded and store.generation == self.generation:
+                return False
+            lexicon = Lexicon(f"{store.sources[c.source_id].title} {c.text}" for c in store.chunks)
+            self._loaded = _Loaded(store, Retriever(store, self.embedder), lexicon)
+            log.info("serving index generation %d", store.generation)
+            return True
+
+    def search(self, query: str, k: int) -> list[Hit]:
+        """Return the k best passages for a query."""
+        return self._current().retriever.retrieve(query, k)
+
+    def ask(self, question: str, history: Sequence[Turn] = (), top_k: int | None = None) -> Answer:
+        """Answer a question with verbatim quotes, or refuse."""
+        loaded = self._current()  # one generation serves the whole question
+        query = standalone_query(question, history)
+        vectors = self.embedder.embed([query] if query == question else [query, question])
+        hits = loaded.retriever.retrieve_embedded(query, vectors[0], top_k or self.settings.top_k)
+        # A follow-up searches with the conversation's names but is read as asked, so that
+        # "What about the drones?" picks the drone sentence, not the earlier topic's.
+        reading = self.reader.read(question, vectors[-1], hits, loaded.store, loaded.lexicon)
+        return answer(question, reading, loaded.store, self.policy, query, loaded.store.generation)

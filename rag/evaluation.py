@@ -1,0 +1,152 @@
+"""An evaluation set (corpus + questions) and an Assistant -> quality and latency metrics."""
+
+from __future__ import annotations
+
+import collections
+import json
+import re
+import string
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from rag.assistant import Assistant
+from rag.types import Answer
+
+RETRIEVAL_DEPTH = 40  # chunks searched to rank documents for hit@k / MRR@10
+
+
+@dataclass(frozen=True, slots=True)
+class EvalQuestion:
+    """One question of an evaluation set."""
+
+    id: str
+    question: str
+    answers: tuple[str, ...]
+    evidence: tuple[str, ...]  # doc ids
+    answerable: bool
+
+
+def load_questions(path: Path) -> list[EvalQuestion]:
+    """Read questions.jsonl (format of ../shared/eval/README.md)."""
+    out = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            q = json.loads(line)
+            docs = tuple(dict.fromkeys(e["doc"] for e in q.get("evidence", [])))
+            out.append(
+                EvalQuestion(q["id"], q["question"], tuple(q["answers"]), docs, q["answerable"])
+            )
+    return out
+
+
+def normalize(text: str) -> str:
+    """Lower-case, strip punctuation and articles, collapse spaces (SQuAD's rule)."""
+    text = "".join(ch for ch in text.lower() if ch not in set(string.punctuation))
+    text = re.sub(r"\b(a|an|the)\b", " ", text)
+    return " ".join(text.split())
+
+
+def f1_score(prediction: str, gold: str) -> float:
+    """Return SQuAD token F1 of a prediction against one gold answer."""
+    pred, ref = normalize(prediction).split(), normalize(gold).split()
+    if not pred or not ref:
+        return float(pred == ref)
+    common = sum((collections.Counter(pred) & collections.Counter(ref)).values())
+    if not common:
+        return 0.0
+    precision, recall = common / len(pred), common / len(ref)
+    return 2 * precision * recall / (precision + recall)
+
+
+def _doc_id(source_id: str) -> str:
+    return source_id.removesuffix(".txt")
+
+
+@dataclass
+class _Tally:
+    contained: list[float]
+    recall: list[float]
+    refused_answerable: list[float]
+    refused_unanswerable: list[float]
+    quotes_valid: list[float]
+    em: list[float]
+    f1: list[float]
+    hit5: list[float]
+    rr: list[float]
+    all10: list[float]
+    latency_ms: list[float]
+    quotes: list[float]
+
+
+def _score_answer(q: EvalQuestion, a: Answer, corpus: Path, tally: _Tally) -> None:
+    for quote in a.quotes:
+        text = (corpus / quote.source).read_text(encoding="utf-8")
+        tally.quotes_valid.append(float(text[quote.start : quote.end] == quote.text))
+    if not a.refused:
+        tally.quotes.append(float(len(a.quotes)))
+    short = "" if a.refused else a.short_answer
+    golds = q.answers or ("",)
+    tally.em.append(max(float(normalize(short) == normalize(g)) for g in golds))
+    tally.f1.append(max(f1_score(short, g) for g in golds))
+    if not q.answerable:
+        tally.refused_unanswerable.append(float(a.refused))
+        return
+    quoted = normalize(" ".join(quote.text for quote in a.quotes))
+    tally.contained.append(float(any(normalize(g) in quoted for g in q.answers if normalize(g))))
+    cited = {_doc_id(quote.source) for quote in a.quotes}
+    tally.recall.append(len(cited & set(q.evidence)) / max(len(q.evidence), 1))
+    tally.refused_answerable.append(float(a.refused))
+
+
+def _score_ranking(q: EvalQuestion, ranked: list[str], tally: _Tally) -> None:
+    gold = set(q.evidence)
+    tally.hit5.append(float(bool(gold & set(ranked[:5]))))
+    first = next((i for i, d in enumerate(ranked[:10]) if d in gold), None)
+    tally.rr.append(0.0 if first is None else 1.0 / (first + 1))
+    tally.all10.append(float(gold <= set(ranked[:10])))
+
+
+def _mean(values: list[float]) -> float | None:
+    return round(float(np.mean(values)), 4) if values else None
+
+
+def evaluate(
+    dataset: Path, assistant: Assistant, progress: Callable[[str, int, int], None] | None = None
+) -> dict[str, float | int | None]:
+    """Ask every question of the set and return the metrics of ../shared/eval/README.md."""
+    questions = load_questions(dataset / "questions.jsonl")
+    corpus = dataset / "corpus"
+    tally = _Tally([], [], [], [], [], [], [], [], [], [], [], [])
+    for i, q in enumerate(questions):
+        started = time.perf_counter()
+        a = assistant.ask(q.question)
+        tally.latency_ms.append((time.perf_counter() - started) * 1000)
+        _score_answer(q, a, corpus, tally)
+        if q.answerable:
+            hits = assistant.search(q.question, RETRIEVAL_DEPTH)
+            ranked = list(dict.fromkeys(_doc_id(h.chunk.source_id) for h in hits))
+            _score_ranking(q, ranked, tally)
+        if progress:
+            progress("asking", i + 1, len(questions))
+    return {
+        "questions": len(questions),
+        "answerable": sum(q.answerable for q in questions),
+        "unanswerable": sum(not q.answerable for q in questions),
+        "answer_contained": _mean(tally.contained),
+        "evidence_recall": _mean(tally.recall),
+        "abstention_accuracy": _mean(tally.refused_unanswerable),
+        "false_abstention_rate": _mean(tally.refused_answerable),
+        "quote_valid": _mean(tally.quotes_valid),
+        "em": round(100 * float(np.mean(tally.em)), 2),
+        "f1": round(100 * float(np.mean(tally.f1)), 2),
+        "hit_at_5": _mean(tally.hit5),
+        "mrr_at_10": _mean(tally.rr),
+        "all_evidence_at_10": _mean(tally.all10),
+        "p50_ms": round(float(np.percentile(tally.latency_ms, 50)), 1),
+        "p95_ms": round(float(np.percentile(tally.latency_ms, 95)), 1),
+        "quotes_per_answer": _mean(tally.quotes),
+    }

@@ -1,0 +1,32 @@
+"""A question and its conversation -> the standalone query that is searched."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from rag.lexicon import STOPWORDS
+from rag.types import Turn
+
+_FOLLOW_UP = re.compile(
+    r"^\s*(what|how) about\b|^\s*(and|also|but)\b|\b(it|its|they|them|their|this|that|these|"
+    r"those|he|she|his|her|him)\b",
+    re.IGNORECASE,
+)
+_NAME = re.compile(r"\b[A-Z][\w'-]*(?:\s+[A-Z][\w'-]*)*")
+
+
+def _topic(text: str) -> str:
+    """Return the proper names of a question, e.g. 'North Korean', 'Kursk'."""
+    names = [m.group(0) for m in _NAME.finditer(text)]
+    kept = [n for n in names if n.split()[0].lower() not in STOPWORDS]
+    return " ".join(dict.fromkeys(kept))
+
+
+def standalone_query(question: str, history: Sequence[Turn]) -> str:
+    """Return the question, carrying over the last question's names if it is a follow-up."""
+    previous = next((t.content for t in reversed(history) if t.role == "user"), "")
+    if not previous or not _FOLLOW_UP.search(question):
+        return question
+    topic = _topic(previous)
+    return f"{question} ({topic})" if topic else f"{question} ({previous})"

@@ -1,0 +1,102 @@
+"""Reading -> Answer: verbatim quotes with citations, or a refusal. Nothing else is said."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rag.errors import IndexCorrupt
+from rag.reader import Reading
+from rag.store import Store
+from rag.types import Answer, Quote, Sentence
+
+REFUSAL = "The sources do not contain an answer to this question."
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    """How many quotes to give, and when to refuse instead."""
+
+    threshold: float  # refuse when answerability is below this
+    quote_ratio: float  # a further quote needs this share of the best quote's probability
+    max_quotes: int
+
+
+def _pick(reading: Reading, policy: Policy) -> list[tuple[Sentence, float]]:
+    """Return the best sentence and those close enough to it, best first."""
+    if not reading.candidates:
+        return []
+    best = reading.probabilities[0]
+    picked: list[tuple[Sentence, float]] = []
+    for candidate, probability in zip(reading.candidates, reading.probabilities, strict=True):
+        if len(picked) == policy.max_quotes or probability < best * policy.quote_ratio:
+            break
+        picked.append((candidate.sentence, probability))
+    return picked
+
+
+def _merge_adjacent(
+    picked: list[tuple[Sentence, float]], store: Store
+) -> list[tuple[Sentence, float]]:
+    """Join sentences that follow each other in one source into one span."""
+    merged: list[tuple[Sentence, float]] = []
+    for sentence, score in picked:
+        text = store.sources[sentence.source_id].text
+        for i, (other, other_score) in enumerate(merged):
+            if other.source_id != sentence.source_id:
+                continue
+            first, second = sorted((other, sentence), key=lambda s: s.start)
+            if first.end <= second.start and not text[first.end : second.start].strip():
+                span = Sentence(sentence.source_id, first.start, second.end)
+                merged[i] = (span, max(score, other_score))
+                break
+        else:
+            merged.append((sentence, score))
+    return merged
+
+
+def quote(store: Store, sentence: Sentence, score: float) -> Quote:
+    """Cut a quote from its source, checking that it is verbatim."""
+    source = store.sources[sentence.source_id]
+    text = source.text[sentence.start : sentence.end]
+    if not text or text != text.strip():
+        raise IndexCorrupt(f"span {sentence.start}:{sentence.end} of {source.id} is not a sentence")
+    return Quote(
+        text=text,
+        source=source.id,
+        title=source.title,
+        start=sentence.start,
+        end=sentence.end,
+        score=round(score, 4),
+        sha256=source.sha256,
+    )
+
+
+def compose(quotes: tuple[Quote, ...]) -> str:
+    """Join quotes with fixed connecting words and numbered citations."""
+    return "\n".join(f"“{q.text}” [{i}]" for i, q in enumerate(quotes, start=1))
+
+
+def answer(
+    question: str, reading: Reading, store: Store, policy: Policy, query: str, generation: int
+) -> Answer:
+    """Answer with verbatim quotes from the reading, or refuse."""
+    refusal = Answer(
+        question=question,
+        text=REFUSAL,
+        query=query,
+        generation=generation,
+        confidence=round(reading.answerable, 4),
+    )
+    if reading.answerable < policy.threshold:
+        return refusal
+    quotes = tuple(quote(store, s, p) for s, p in _merge_adjacent(_pick(reading, policy), store))
+    if not quotes:
+        return refusal
+    return Answer(
+        question=question,
+        text=compose(quotes),
+        quotes=quotes,
+        query=query,
+        generation=generation,
+        confidence=round(reading.answerable, 4),
+    )

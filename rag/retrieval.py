@@ -1,0 +1,49 @@
+"""Question -> Hits: dense and keyword search over chunks, fused by reciprocal rank."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from numpy.typing import NDArray
+
+from rag.embedding import Embedder
+from rag.store import Store
+from rag.types import Hit
+
+RRF_K = 60  # the constant of Cormack et al. (2009); damps the weight of the very top ranks
+
+
+def fuse(rankings: Sequence[Sequence[tuple[int, float]]], k: int) -> list[tuple[int, float]]:
+    """Fuse ranked (row, score) lists by reciprocal rank; return the top k rows."""
+    scores: dict[int, float] = {}
+    for ranking in rankings:
+        for rank, (row, _score) in enumerate(ranking):
+            scores[row] = scores.get(row, 0.0) + 1.0 / (RRF_K + rank + 1)
+    ordered = sorted(scores.items(), key=lambda item: (-item[1], item[0]))
+    return ordered[:k]
+
+
+class Retriever:
+    """Finds the chunks of one store that best match a query."""
+
+    def __init__(self, store: Store, embedder: Embedder, pool: int = 50) -> None:
+        self.store = store
+        self.embedder = embedder
+        self.pool = pool
+
+    def retrieve(self, query: str, k: int) -> list[Hit]:
+        """Return the k best chunks for the query, best first."""
+        return self.retrieve_embedded(query, self.embedder.embed([query])[0], k)
+
+    def retrieve_embedded(self, query: str, vector: NDArray[np.float32], k: int) -> list[Hit]:
+        """Return the k best chunks for a query whose vector is already computed."""
+        pool = max(self.pool, k)
+        dense = self.store.search_dense(vector, pool)
+        keyword = self.store.search_keyword(query, pool)
+        hits = []
+        for row, score in fuse((dense, keyword), k):
+            chunk = self.store.chunks[row]
+            title = self.store.sources[chunk.source_id].title
+            hits.append(Hit(chunk=chunk, row=row, title=title, score=score))
+        return hits

@@ -1,0 +1,188 @@
+"""SQuAD 1.1 training paragraphs -> a ReaderModel (sentence scorer + calibrated refusal)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from numpy.typing import NDArray
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import GroupKFold
+
+from rag.config import Settings
+from rag.embedding import Embedder
+from rag.features import (
+    QUESTION_FEATURES,
+    SENTENCE_FEATURES,
+    candidates,
+    question_features,
+    sentence_features,
+)
+from rag.generations import load_current
+from rag.indexer import Progress, build_index
+from rag.lexicon import Lexicon
+from rag.reader import LinearModel, ReaderModel
+from rag.retrieval import Retriever
+
+FALSE_REFUSAL_TARGET = 0.10  # share of answerable training questions we accept to refuse
+QUOTE_RATIO = 0.5
+
+
+@dataclass(frozen=True, slots=True)
+class Example:
+    """One training question with where its answer lies in the written corpus."""
+
+    question: str
+    doc: str  # source id of the gold paragraph
+    start: int
+    end: int
+    answers: tuple[str, ...]
+    group: str  # article: folds never split one
+
+
+def write_corpus(train_dir: Path, corpus_dir: Path) -> list[Example]:
+    """Write each paragraph as `<id>.txt` (title, blank line, text) and return the questions."""
+    corpus_dir.mkdir(parents=True, exist_ok=True)
+    examples = []
+    lines = (train_dir / "paragraphs.jsonl").read_text(encoding="utf-8").splitlines()
+    for line in lines:
+        paragraph = json.loads(line)
+        head = paragraph["article"].replace("_", " ") + "\n\n"
+        doc = f"{paragraph['id']}.txt"
+        target = corpus_dir / doc
+        if not target.exists():
+            target.write_text(head + paragraph["context"], encoding="utf-8")
+        for qa in paragraph["qas"]:
+            start = len(head) + int(qa["answer_start"])
+            examples.append(
+                Example(
+                    question=qa["question"],
+                    doc=doc,
+                    start=start,
+                    end=start + len(qa["answers"][0]),
+                    answers=tuple(qa["answers"]),
+                    group=paragraph["article"],
+                )
+            )
+    return examples
+
+
+def _fit(x: NDArray[np.float32], y: NDArray[np.int_], names: tuple[str, ...]) -> LinearModel:
+    mean = x.mean(axis=0)
+    scale = np.where(x.std(axis=0) > 1e-6, x.std(axis=0), 1.0)
+    model = LogisticRegression(C=1.0, max_iter=2000).fit((x - mean) / scale, y)
+    return LinearModel(
+        features=names,
+        mean=tuple(float(v) for v in mean),
+        scale=tuple(float(v) for v in scale),
+        coef=tuple(float(v) for v in model.coef_[0]),
+        intercept=float(model.intercept_[0]),
+    )
+
+
+@dataclass
+class _Tables:
+    """Sentence feature tables per (question, answerable?) retrieval."""
+
+    tables: list[NDArray[np.float32]]
+    labels: list[NDArray[np.int_]]
+    answerable: list[int]
+    groups: list[str]
+    terms: list[int]
+
+
+def collect(
+    examples: list[Example], settings: Settings, embedder: Embedder, progress: Progress | None
+) -> _Tables:
+    """Retrieve for every question twice: with its paragraph, and with it removed."""
+    store = load_current(settings.index_dir, embedder)
+    lexicon = Lexicon(f"{store.sources[c.source_id].title} {c.text}" for c in store.chunks)
+    retriever = Retriever(store, embedder)
+    vectors = embedder.embed([e.question for e in examples])
+    out = _Tables([], [], [], [], [])
+    k = settings.top_k
+    for i, (example, vector) in enumerate(zip(examples, vectors, strict=True)):
+        pool = retriever.retrieve_embedded(example.question, vector, k + 12)
+        without = [h for h in pool if h.chunk.source_id != example.doc][:k]
+        for hits, answerable in ((pool[:k], 1), (without, 0)):
+            found = candidates(hits, store)
+            if not answerable and any(
+                a.lower() in c.text.lower() for c in found for a in example.answers
+            ):
+                continue  # the answer is also elsewhere: not a clean negative
+            table = sentence_features(example.question, vector, hits, found, store, lexicon)
+            labels = [
+                int(
+                    c.sentence.source_id == example.doc
+                    and c.sentence.start <= example.start
+                    and example.end <= c.sentence.end
+                )
+                for c in found
+            ]
+            out.tables.append(table)
+            out.labels.append(np.asarray(labels, dtype=np.int_))
+            out.answerable.append(answerable)
+            out.groups.append(example.group)
+            out.terms.append(len(lexicon.weights(example.question)))
+        if progress:
+            progress("reading", i + 1, len(examples))
+    return out
+
+
+def fit_reader(data: _Tables, provenance: str) -> tuple[ReaderModel, dict[str, float]]:
+    """Fit both models with out-of-fold scores, then calibrate the refusal threshold."""
+    n = len(data.tables)
+    oof: list[NDArray[np.float32]] = [np.zeros(0, dtype=np.float32)] * n
+    for train, test in GroupKFold(n_splits=5).split(np.zeros(n), groups=data.groups):
+        rows = [i for i in train if data.answerable[i]]
+        model = _fit(
+            np.concatenate([data.tables[i] for i in rows]),
+            np.concatenate([data.labels[i] for i in rows]),
+            SENTENCE_FEATURES,
+        )
+        for i in test:
+            oof[i] = model.probability(data.tables[i])
+    questions = np.stack(
+        [question_features(t, p, m) for t, p, m in zip(data.tables, oof, data.terms, strict=True)]
+    )
+    y = np.asarray(data.answerable, dtype=np.int_)
+    question_model = _fit(questions, y, QUESTION_FEATURES)
+    scores = question_model.probability(questions)
+    threshold = float(np.quantile(scores[y == 1], FALSE_REFUSAL_TARGET))
+    positives = [i for i in range(n) if data.answerable[i]]
+    top1 = np.mean(
+        [data.labels[i][int(np.argmax(oof[i]))] if len(oof[i]) else 0 for i in positives]
+    )
+    report = {
+        "questions": float(len(positives)),
+        "negatives": float(n - len(positives)),
+        "top1_sentence_accuracy_oof": float(top1),
+        "abstention_on_train_negatives": float(np.mean(scores[y == 0] < threshold)),
+        "false_abstention_on_train": float(np.mean(scores[y == 1] < threshold)),
+        "threshold": threshold,
+    }
+    sentence_model = _fit(
+        np.concatenate([data.tables[i] for i in positives]),
+        np.concatenate([data.labels[i] for i in positives]),
+        SENTENCE_FEATURES,
+    )
+    reader = ReaderModel(sentence_model, question_model, threshold, QUOTE_RATIO, provenance)
+    return reader, report
+
+
+def train_reader(
+    train_dir: Path,
+    work_dir: Path,
+    embedder: Embedder,
+    progress: Callable[[str, int, int], None] | None = None,
+) -> tuple[ReaderModel, dict[str, float]]:
+    """Index the training paragraphs, read every question, and fit a ReaderModel."""
+    examples = write_corpus(train_dir, work_dir / "corpus")
+    settings = Settings(source_dirs=(work_dir / "corpus",), index_dir=work_dir / "index")
+    build_index(settings, embedder, progress)
+    data = collect(examples, settings, embedder, progress)
+    provenance = f"rag train {train_dir.name}: {len(examples)} questions, 5-fold by article"
+    return fit_reader(data, provenance)

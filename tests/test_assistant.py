@@ -1,0 +1,141 @@
+"""The grounded assistant end to end, with the real packaged model and a real FAISS index."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from rag.assistant import Assistant
+from rag.config import Settings
+from rag.embedding import SentenceTransformerEmbedder
+from rag.errors import IndexMismatch, IndexMissing
+from rag.grounding import REFUSAL
+from rag.indexer import build_index
+from rag.types import Answer, Turn
+from tests.conftest import SEEDS
+from tests.fakes import FakeEmbedder
+
+SEED = "000_5e08608e18cd2d5e.txt"
+TROOPS = "How many North Korean troops were moved into Russia's Kursk region?"
+OFF_TOPIC = [
+    "What is the boiling point of mercury?",
+    "Who won the 1998 FIFA World Cup?",
+    "How do I bake sourdough bread at home?",
+    "What is the capital of Australia?",
+]
+
+
+def assert_verbatim(answer: Answer, folders: tuple[Path, ...]) -> None:
+    """Every quote equals its source file's text at its offsets."""
+    for quote in answer.quotes:
+        path = next(d / quote.source for d in folders if (d / quote.source).exists())
+        with open(path, encoding="utf-8", newline="") as handle:
+            assert handle.read()[quote.start : quote.end] == quote.text
+
+
+@pytest.mark.model
+def test_seed_question_quotes_the_troop_sentence(
+    seed_assistant: Assistant, seed_settings: Settings
+) -> None:
+    answer = seed_assistant.ask(TROOPS)
+    assert not answer.refused
+    assert "11,000" in answer.quotes[0].text
+    assert answer.quotes[0].source == SEED
+    assert answer.quotes[0].title.startswith("North Korea")
+    assert answer.generation == seed_assistant.generation >= 1
+    assert_verbatim(answer, seed_settings.source_dirs)
+
+
+@pytest.mark.model
+@pytest.mark.parametrize("question", OFF_TOPIC)
+def test_off_topic_questions_are_refused(seed_assistant: Assistant, question: str) -> None:
+    answer = seed_assistant.ask(question)
+    assert answer.refused
+    assert answer.quotes == ()
+    assert answer.text == REFUSAL
+
+
+@pytest.mark.model
+def test_on_topic_questions_cite_the_seed(
+    seed_assistant: Assistant, seed_settings: Settings
+) -> None:
+    for question, expected in [
+        ("What kind of drones is North Korea mass producing?", "kamikaze drones"),
+        ("Who is the Supreme Leader of North Korea?", "Kim Jong Un"),
+    ]:
+        answer = seed_assistant.ask(question)
+        assert not answer.refused, question
+        assert any(expected in q.text for q in answer.quotes), (question, answer.text)
+        assert_verbatim(answer, seed_settings.source_dirs)
+
+
+@pytest.mark.model
+def test_follow_up_uses_the_conversation(seed_assistant: Assistant) -> None:
+    history = [Turn("user", TROOPS), Turn("assistant", "...")]
+    answer = seed_assistant.ask("What about the drones?", history=history)
+    assert answer.query != answer.question
+    assert not answer.refused
+    assert any("drone" in q.text for q in answer.quotes)
+
+
+@pytest.mark.model
+def test_rebuild_after_adding_a_file_answers_from_it(
+    tmp_path: Path, real_embedder: SentenceTransformerEmbedder
+) -> None:
+    sources = tmp_path / "sources"
+    shutil.copytree(SEEDS, sources)
+    settings = Settings(source_dirs=(sources,), index_dir=tmp_path / "index")
+    build_index(settings, real_embedder)
+    assistant = Assistant(settings, real_embedder)
+    question = "How tall is the Skerryvore lighthouse?"
+    assert assistant.ask(question).refused
+    (sources / "lighthouse.txt").write_text(
+        "Skerryvore Lighthouse\n\nSkerryvore is a lighthouse off the west coast of Scotland. "
+        "The Skerryvore lighthouse is 48 metres tall, the tallest in Scotland. "
+        "It was built between 1838 and 1844 by Alan Stevenson.\n",
+        encoding="utf-8",
+    )
+    report = build_index(settings, real_embedder)
+    assert (report.added, report.unchanged) == (1, 1)
+    assert assistant.reload()
+    answer = assistant.ask(question)
+    assert not answer.refused
+    assert answer.quotes[0].source == "lighthouse.txt"
+    assert "48 metres" in answer.quotes[0].text
+    assert answer.generation == report.generation
+    assert_verbatim(answer, settings.source_dirs)
+
+
+@pytest.mark.model
+def test_broken_files_are_skipped_and_the_rest_answer(
+    tmp_path: Path, real_embedder: SentenceTransformerEmbedder
+) -> None:
+    sources = tmp_path / "sources"
+    shutil.copytree(SEEDS, sources)
+    (sources / "binary.txt").write_bytes(b"\x00\x01\x02\xff" * 100)
+    (sources / "broken.pdf").write_bytes(b"%PDF-1.4 this is not a pdf")
+    settings = Settings(source_dirs=(sources,), index_dir=tmp_path / "index")
+    report = build_index(settings, real_embedder)
+    skipped = {s.path.name: s.reason for s in report.skipped}
+    assert set(skipped) == {"binary.txt", "broken.pdf"}
+    assert all(reason for reason in skipped.values())
+    assert "11,000" in Assistant(settings, real_embedder).ask(TROOPS).text
+
+
+@pytest.mark.model
+def test_an_index_of_another_model_is_refused_clearly(
+    tmp_path: Path, real_embedder: SentenceTransformerEmbedder
+) -> None:
+    settings = Settings(source_dirs=(SEEDS,), index_dir=tmp_path / "index")
+    build_index(settings, FakeEmbedder())
+    with pytest.raises(IndexMismatch, match="fake/bag-of-words"):
+        Assistant(settings, real_embedder)
+
+
+def test_no_index_yet_is_reported(tmp_path: Path) -> None:
+    assistant = Assistant(Settings(index_dir=tmp_path / "none"), FakeEmbedder())
+    assert not assistant.ready
+    with pytest.raises(IndexMissing, match="rag index"):
+        assistant.ask(TROOPS)

@@ -1,0 +1,26 @@
+from __future__ import annotations
+
+import pytest
+
+from rag.evaluation import f1_score, load_questions, normalize
+from tests.conftest import SHARED
+
+
+def test_normalize_follows_squad() -> None:
+    assert normalize("The  Eiffel-Tower!") == "eiffeltower"
+    assert normalize("an apple a day") == "apple day"
+
+
+def test_f1() -> None:
+    assert f1_score("the 10th century", "10th century") == 1.0
+    assert f1_score("", "") == 1.0
+    assert f1_score("", "France") == 0.0
+    assert f1_score("in France today", "France") == pytest.approx(0.5)
+
+
+@pytest.mark.skipif(not (SHARED / "eval").exists(), reason="../shared/eval not present")
+def test_load_questions_reads_both_sets() -> None:
+    squad = load_questions(SHARED / "eval" / "squad2" / "questions.jsonl")
+    assert len(squad) == 300 and sum(not q.answerable for q in squad) == 100
+    multihop = load_questions(SHARED / "eval" / "multihop" / "questions.jsonl")
+    assert all(len(q.evidence) >= 2 for q in multihop)

@@ -1,0 +1,21 @@
+from __future__ import annotations
+
+from rag.followup import standalone_query
+from rag.types import Turn
+
+FIRST = "How many North Korean troops were moved into Russia's Kursk region?"
+
+
+def test_a_follow_up_carries_the_previous_names() -> None:
+    history = [Turn("user", FIRST), Turn("assistant", "...")]
+    query = standalone_query("What about the drones?", history)
+    assert query.startswith("What about the drones?")
+    assert "North Korean" in query and "Kursk" in query
+
+
+def test_a_new_question_stands_alone() -> None:
+    history = [Turn("user", FIRST)]
+    assert standalone_query("Who leads the country of Kim?", []) == "Who leads the country of Kim?"
+    assert standalone_query("Where is Pyongyang located?", history) == (
+        "Where is Pyongyang located?"
+    )
