@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
 from collections.abc import Sequence
@@ -89,7 +90,7 @@ def _coverage(weights: dict[str, float], terms: set[str]) -> float:
 
 
 def _bigrams(terms: Sequence[str]) -> set[tuple[str, str]]:
-    return set(zip(terms, terms[1:], strict=False))
+    return set(itertools.pairwise(terms))
 
 
 def sentence_features(

@@ -12,7 +12,12 @@ from bm25s.stopwords import STOPWORDS_EN
 
 # Words that shape a question but carry no content to look for in a source.
 QUESTION_WORDS = frozenset(
-    ["what", "which", "who", "whom", "whose", "when", "where", "why", "how", "many", "much", "did", "does", "do", "is", "was", "were", "has", "have", "had", "can", "could", "would", "should", "will", "may", "might", "name", "named", "called", "type", "kind", "year", "years", "one", "ones", "other", "also", "than", "then", "there", "their", "they", "them", "its", "it", "he", "she", "his", "her", "from", "into", "about", "after", "before", "during", "over", "under", "between"]
+    (
+        "what which who whom whose when where why how many much did does do is was were "
+        "has have had can could would should will may might name named called type kind "
+        "year years one ones other also than then there their they them its it he she his her "
+        "from into about after before during over under between"
+    ).split()
 )
 STOPWORDS = frozenset(STOPWORDS_EN) | QUESTION_WORDS
 _WORD = re.compile(r"\w+", re.UNICODE)
