@@ -1,0 +1,224 @@
+"""Answer / Hit / index state -> HTTP: the FastAPI face of the one Assistant."""
+
+from __future__ import annotations
+
+import hmac
+from collections import Counter
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
+
+from fastapi import (
+    APIRouter,
+    Depends,
+    FastAPI,
+    HTTPException,
+    Request,
+    Security,
+    UploadFile,
+    status,
+)
+from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.security import APIKeyHeader
+
+from rag.assistant import Assistant
+from rag.errors import BuildInProgress, IndexCorrupt, IndexMismatch, IndexMissing, RagError
+from rag.rebuild import Rebuilder
+from rag.sources import scan_sources
+from rag.types import Turn
+from ui import models as m
+from ui.limits import BodyLimit
+from ui.uploads import UploadRejected, delete_source, save_upload
+
+Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
+
+# What a client may learn about a RagError: the class, never the message (it can hold paths).
+_RAG_ERRORS: tuple[tuple[type[RagError], int, str], ...] = (
+    (IndexMissing, 503, "no index is ready yet: start a build with POST /index"),
+    (IndexMismatch, 503, "the index was built with another model or format: rebuild it"),
+    (IndexCorrupt, 503, "the index is damaged: rebuild it"),
+    (BuildInProgress, 409, "a rebuild is already running"),
+)
+
+
+def create_app(
+    assistant: Assistant, rebuilder: Rebuilder, lifespan: Lifespan | None = None
+) -> FastAPI:
+    """Build the API over one Assistant and one Rebuilder."""
+    settings = assistant.settings
+    app = FastAPI(
+        title="rag",
+        summary="Answers only with verbatim, cited quotes from its sources.",
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+    )
+    app.add_middleware(BodyLimit, upload_max_bytes=settings.upload_max_bytes)
+    _add_error_handlers(app)
+    key_header = APIKeyHeader(name="X-API-Key", auto_error=False)
+
+    def require_key(key: str | None = Security(key_header)) -> None:
+        expected = settings.api_key
+        if expected and not hmac.compare_digest((key or "").encode(), expected.encode()):
+            raise HTTPException(status.HTTP_401_UNAUTHORIZED, "missing or wrong X-API-Key")
+
+    public = APIRouter()
+    guarded = APIRouter(dependencies=[Depends(require_key)])
+
+    @public.get("/health", response_model=m.Health)
+    def health() -> JSONResponse:
+        body = m.Health(
+            ready=assistant.ready,
+            generation=assistant.generation,
+            model_id=assistant.embedder.model_id,
+            rebuild=rebuilder.status().state,
+            problems=[m.without_paths(p) for p in assistant.problems],
+        )
+        code = status.HTTP_200_OK if body.ready else status.HTTP_503_SERVICE_UNAVAILABLE
+        return JSONResponse(body.model_dump(), status_code=code)
+
+    @guarded.get("/openapi.json", include_in_schema=False)
+    def openapi() -> JSONResponse:
+        return JSONResponse(app.openapi())
+
+    @guarded.get("/docs", include_in_schema=False)
+    def docs() -> HTMLResponse:
+        return get_swagger_ui_html(openapi_url="/openapi.json", title="rag API")
+
+    @guarded.post("/ask", response_model=m.AskResponse)
+    def ask(body: m.AskRequest) -> m.AskResponse:
+        question = _checked(body.question, settings.max_question_chars)
+        history = [Turn(turn.role, turn.content) for turn in body.history]
+        return m.AskResponse.of(assistant.ask(question, history, body.top_k))
+
+    @guarded.post("/search", response_model=m.SearchResponse)
+    def search(body: m.SearchRequest) -> m.SearchResponse:
+        query = _checked(body.query, settings.max_question_chars)
+        generation = assistant.generation
+        hits = assistant.search(query, body.k or settings.top_k)
+        return m.SearchResponse(
+            query=query, generation=generation, hits=[m.HitOut.of(h) for h in hits]
+        )
+
+    _add_source_routes(guarded, assistant)
+    _add_index_routes(guarded, assistant, rebuilder)
+    app.include_router(public)
+    app.include_router(guarded)
+    return app
+
+
+def _add_source_routes(router: APIRouter, assistant: Assistant) -> None:
+    settings = assistant.settings
+
+    @router.get("/sources", response_model=list[m.SourceSummary])
+    def list_sources() -> list[m.SourceSummary]:
+        files, _skipped = scan_sources(settings.source_dirs, settings.max_file_bytes)
+        indexed = assistant.store.sources if assistant.ready else {}
+        chunks = _chunk_counts(assistant) if assistant.ready else Counter[str]()
+        on_disk = {f.id: f for f in files}
+        ids = [f.id for f in files] + sorted(set(indexed) - set(on_disk))
+        summaries = []
+        for source_id in ids:
+            source, file = indexed.get(source_id), on_disk.get(source_id)
+            summaries.append(
+                m.SourceSummary(
+                    id=source_id,
+                    title=source.title if source else None,
+                    sha256=source.sha256 if source else None,
+                    chunks=chunks[source_id],
+                    indexed=source is not None
+                    and (file is None or file.file_sha256 == source.file_sha256),
+                    on_disk=file is not None,
+                )
+            )
+        return summaries
+
+    @router.get("/sources/{source_id:path}", response_model=m.SourceDetail)
+    def get_source(source_id: str) -> m.SourceDetail:
+        store = assistant.store
+        source = store.sources.get(source_id)
+        if source is None:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, "no such source in the index")
+        return m.SourceDetail(
+            id=source.id,
+            title=source.title,
+            sha256=source.sha256,
+            file_sha256=source.file_sha256,
+            chunks=_chunk_counts(assistant)[source.id],
+            generation=store.generation,
+            text=source.text,
+        )
+
+    @router.post("/sources", status_code=status.HTTP_201_CREATED, response_model=m.Uploaded)
+    async def upload_source(file: UploadFile) -> m.Uploaded:
+        data = await file.read(settings.upload_max_bytes + 1)
+        if len(data) > settings.upload_max_bytes:
+            raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, "the upload is too large")
+        try:
+            saved = save_upload(
+                settings.source_dirs[0], file.filename or "", data, settings.upload_max_bytes
+            )
+        except UploadRejected as err:
+            raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(err)) from err
+        return m.Uploaded(id=saved.id, size=saved.size, file_sha256=saved.file_sha256)
+
+    @router.delete("/sources/{source_id:path}", response_model=m.Deleted)
+    def remove_source(source_id: str) -> m.Deleted:
+        try:
+            delete_source(settings.source_dirs, source_id)
+        except UploadRejected as err:
+            raise HTTPException(status.HTTP_400_BAD_REQUEST, str(err)) from err
+        except FileNotFoundError as err:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, "no such source file") from err
+        return m.Deleted(id=source_id)
+
+
+def _add_index_routes(router: APIRouter, assistant: Assistant, rebuilder: Rebuilder) -> None:
+    @router.get("/index", response_model=m.IndexState)
+    def index_state() -> m.IndexState:
+        return m.IndexState.of(rebuilder.status(), assistant.generation)
+
+    @router.post("/index", status_code=status.HTTP_202_ACCEPTED, response_model=m.IndexState)
+    def start_rebuild() -> m.IndexState:
+        if not rebuilder.start():
+            raise BuildInProgress("a rebuild is already running")
+        return m.IndexState.of(rebuilder.status(), assistant.generation)
+
+
+def _chunk_counts(assistant: Assistant) -> Counter[str]:
+    return Counter(chunk.source_id for chunk in assistant.store.chunks)
+
+
+def _checked(text: str, max_chars: int) -> str:
+    question = text.strip()
+    if not question:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "the question is empty")
+    if len(question) > max_chars:
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            f"the question is longer than {max_chars} characters",
+        )
+    return question
+
+
+def _add_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(RagError)
+    async def rag_error(_request: Request, exc: RagError) -> JSONResponse:
+        for kind, code, reason in _RAG_ERRORS:
+            if isinstance(exc, kind):
+                return JSONResponse({"detail": reason}, status_code=code)
+        return JSONResponse({"detail": "the index cannot be used now"}, status_code=503)
+
+    @app.exception_handler(RequestValidationError)
+    async def bad_request(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        reasons = [
+            f"{'.'.join(str(p) for p in err['loc'] if p != 'body') or 'body'}: {err['msg']}"
+            for err in exc.errors()
+        ]
+        return JSONResponse({"detail": "; ".join(reasons)[:1000]}, status_code=422)
+
+    @app.exception_handler(Exception)
+    async def server_error(_request: Request, _exc: Exception) -> JSONResponse:
+        return JSONResponse({"detail": "internal error"}, status_code=500)
