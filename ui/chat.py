@@ -1,0 +1,248 @@
+"""Answer -> chat: the Gradio face of the one Assistant, with a source panel and index controls."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+
+from rag.assistant import Assistant
+from rag.errors import IndexMissing, RagError
+from rag.rebuild import Rebuilder, RebuildStatus
+from rag.types import Answer, Turn
+from ui.render import (
+    citation_label,
+    escape_markdown,
+    format_answer,
+    passage_html,
+    source_html,
+)
+from ui.uploads import UploadRejected, save_upload
+
+__all__ = ["CSS", "SEED_EXAMPLES", "Chat", "build_ui", "format_answer"]
+
+SEED_EXAMPLES = (
+    "How many North Korean troops were moved into Russia's Kursk region?",
+    "What military technology is North Korea mass-producing?",
+    "Who won the 2022 football World Cup?",
+)
+POLL_S = 0.3
+CSS = """
+.rag-refusal { border-left: 4px solid #d97706; background: #fffbeb; color: #78350f;
+  padding: .5em .8em; border-radius: 4px; }
+.rag-query, .rag-citations { color: #6b7280; font-size: .85em; }
+.rag-passage, .rag-fulltext { white-space: pre-wrap; line-height: 1.5; }
+.rag-fulltext { max-height: 24em; overflow-y: auto; }
+.rag-source-title { font-weight: 600; }
+.rag-source-file { color: #6b7280; font-size: .85em; margin-bottom: .5em; }
+mark { background: #fde047; color: inherit; padding: 0 .1em; }
+"""
+Messages = list[dict[str, str]]
+
+
+class Chat:
+    """The chat's event handlers, over one Assistant and one Rebuilder."""
+
+    def __init__(self, assistant: Assistant, rebuilder: Rebuilder) -> None:
+        self.assistant = assistant
+        self.rebuilder = rebuilder
+
+    def respond(
+        self, question: str, messages: Messages, turns: list[Turn], answers: list[Answer | None]
+    ) -> tuple[Any, ...]:
+        """Ask the question with the conversation so far; show the answer and its first quote."""
+        question = question.strip()
+        limit = self.assistant.settings.max_question_chars
+        if not question:
+            return (question, messages, turns, answers, *self.select(None, None))
+        answer: Answer | None = None
+        if len(question) > limit:
+            reply = f"The question is longer than {limit} characters; please shorten it."
+        else:
+            try:
+                answer = self.assistant.ask(question, turns)
+                reply = format_answer(answer)
+            except RagError as err:
+                reply = escape_markdown(_unavailable(err))
+        messages = [
+            *messages,
+            {"role": "user", "content": escape_markdown(question)},
+            {"role": "assistant", "content": reply},
+        ]
+        if answer is not None:
+            turns = [*turns, Turn("user", question), Turn("assistant", answer.text)]
+        return ("", messages, turns, [*answers, answer], *self.select(answer, 0))
+
+    def select(self, answer: Answer | None, index: int | None) -> tuple[Any, ...]:
+        """Return the shown answer, its citation choices, and the views of one citation."""
+        quotes = answer.quotes if answer else ()
+        choices = [(citation_label(n, q), i) for i, (n, q) in enumerate(enumerate(quotes, 1))]
+        value = index if index is not None and index < len(quotes) else None
+        passage, full = self.citation(answer, value)
+        return answer, gr.Radio(choices=choices, value=value), passage, full
+
+    def citation(self, answer: Answer | None, index: int | None) -> tuple[str, str]:
+        """Return the passage and the whole-source HTML for one citation of an answer."""
+        if answer is None or index is None or index >= len(answer.quotes):
+            return "<p class='rag-source-file'>Pick a citation to see its passage.</p>", ""
+        quote = answer.quotes[index]
+        try:
+            source = self.assistant.store.sources.get(quote.source)
+        except RagError:
+            source = None
+        return passage_html(source, quote), source_html(source, quote)
+
+    def pick_message(self, answers: list[Answer | None], message: int) -> tuple[Any, ...]:
+        """Show the citations of the answer a clicked chat message belongs to."""
+        answer = answers[message // 2] if 0 <= message // 2 < len(answers) else None
+        return self.select(answer, 0)
+
+    def upload(self, paths: Sequence[str] | None) -> str:
+        """Save uploaded files into the first source folder; report each."""
+        settings = self.assistant.settings
+        lines = []
+        for path in paths or ():
+            name = Path(path).name
+            try:
+                data = Path(path).read_bytes()
+                saved = save_upload(settings.source_dirs[0], name, data, settings.upload_max_bytes)
+                lines.append(f"Saved {name} as {saved.id}.")
+            except UploadRejected as err:
+                lines.append(f"Refused {name}: {err}")
+        return escape_markdown("\n".join(lines) or "No file chosen.")
+
+    def rebuild(self, progress: gr.Progress) -> tuple[str, str]:
+        """Rebuild the index with a progress bar; return the counts and the new status."""
+        while not self.rebuilder.start():
+            self._follow(progress)  # a build already running may predate the latest upload
+        return _report(self._follow(progress)), self.status()
+
+    def _follow(self, progress: gr.Progress) -> RebuildStatus:
+        while (current := self.rebuilder.status()).state == "running":
+            fraction = current.done / current.total if current.total else 0.0
+            progress(fraction, desc=f"{current.stage} {current.done}/{current.total}")
+            time.sleep(POLL_S)
+        return current
+
+    def status(self) -> str:
+        """Describe the index being served and any rebuild under way."""
+        current = self.rebuilder.status()
+        if current.state == "running":
+            work = f"{current.stage} {current.done}/{current.total}"
+            served = f"generation {self.assistant.generation}" if self.assistant.ready else "none"
+            return escape_markdown(f"Building the index ({work}); serving: {served}.")
+        if not self.assistant.ready:
+            return escape_markdown("No index yet: rebuild it below.")
+        store = self.assistant.store
+        return escape_markdown(
+            f"Index generation {store.generation}: {_count(len(store.sources), 'source')}, "
+            f"{_count(len(store.chunks), 'passage')}."
+        )
+
+
+def _unavailable(err: RagError) -> str:
+    if isinstance(err, IndexMissing):
+        return "No index is ready yet. It is being built: try again in a moment."
+    return f"The index cannot be used now ({type(err).__name__}): rebuild it."
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}{'' if number == 1 else 's'}"
+
+
+def _report(current: RebuildStatus) -> str:
+    report = current.report
+    if current.state == "failed" or report is None:
+        return escape_markdown(f"Rebuild failed: {current.error or 'unknown error'}")
+    return escape_markdown(
+        f"Generation {report.generation}: {_count(report.sources, 'source')}, "
+        f"{_count(report.chunks, 'passage')} "
+        f"({report.added} added, {report.changed} changed, {report.removed} removed, "
+        f"{report.unchanged} unchanged, {len(report.skipped)} skipped; {report.embedded} embedded) "
+        f"in {report.seconds:.1f} s."
+    )
+
+
+def build_ui(
+    assistant: Assistant, rebuilder: Rebuilder, examples: Sequence[str] = SEED_EXAMPLES
+) -> gr.Blocks:
+    """Build the chat: conversation, source panel, upload and rebuild."""
+    chat = Chat(assistant, rebuilder)
+    with gr.Blocks(title="rag: quoted answers", analytics_enabled=False) as blocks:
+        turns = gr.State([])
+        answers = gr.State([])
+        shown = gr.State(None)
+        gr.Markdown("## Ask the sources\nEvery answer is quoted word for word from a source.")
+        status = gr.Markdown(chat.status, elem_id="index-status")
+        with gr.Row():
+            with gr.Column(scale=3):
+                chatbot = gr.Chatbot(
+                    label="Conversation",
+                    elem_id="chat",
+                    height=520,
+                    examples=[{"text": q} for q in examples],
+                    latex_delimiters=[],
+                    allow_tags=False,
+                    feedback_options=None,
+                    buttons=["copy"],
+                    placeholder="Ask a question about the sources.",
+                )
+                with gr.Row():
+                    question = gr.Textbox(
+                        elem_id="question",
+                        show_label=False,
+                        placeholder="Ask a question…",
+                        scale=5,
+                        max_length=assistant.settings.max_question_chars,
+                    )
+                    ask = gr.Button("Ask", variant="primary", elem_id="ask", scale=1)
+            with gr.Column(scale=2):
+                gr.Markdown("### Source")
+                citations = gr.Radio(label="Citations", choices=[], elem_id="citations")
+                passage = gr.HTML(elem_id="passage")
+                with gr.Accordion("Whole source", open=False, elem_id="whole-source"):
+                    full = gr.HTML(elem_id="full-source")
+                with gr.Accordion("Sources and index", open=True):
+                    files = gr.File(
+                        label="Upload sources (.txt, .md, .html, .pdf)",
+                        file_count="multiple",
+                        file_types=[".txt", ".md", ".markdown", ".html", ".htm", ".pdf"],
+                        elem_id="upload",
+                        height=120,
+                    )
+                    rebuild = gr.Button("Rebuild index", elem_id="rebuild")
+                    report = gr.Markdown(elem_id="rebuild-report")
+        timer = gr.Timer(2.0)
+
+        def rebuild_with_progress(progress: gr.Progress = gr.Progress()) -> tuple[str, str]:  # noqa: B008
+            return chat.rebuild(progress)
+
+        def pick_example(evt: gr.SelectData) -> str:
+            return str(evt.value["text"])
+
+        def pick_message(answers_now: list[Answer | None], evt: gr.SelectData) -> tuple[Any, ...]:
+            index = evt.index if isinstance(evt.index, int) else evt.index[0]
+            return chat.pick_message(answers_now, index)
+
+        shown_views = [shown, citations, passage, full]
+        asked = [question, chatbot, turns, answers, *shown_views]
+        private: dict[str, Any] = {"api_visibility": "private"}
+        # One pool of workers for every way of asking; the rest are cheap look-ups.
+        asking: dict[str, Any] = {**private, "concurrency_id": "ask", "concurrency_limit": 4}
+        for trigger in (question.submit, ask.click):
+            trigger(chat.respond, [question, chatbot, turns, answers], asked, **asking)
+        chatbot.example_select(pick_example, None, question, **private).then(
+            chat.respond, [question, chatbot, turns, answers], asked, **asking
+        )
+        cheap: dict[str, Any] = {**private, "concurrency_limit": None}
+        chatbot.select(pick_message, [answers], shown_views, **cheap)
+        citations.select(chat.citation, [shown, citations], [passage, full], **cheap)
+        files.upload(chat.upload, files, report, **private).then(
+            rebuild_with_progress, None, [report, status], **private
+        )
+        rebuild.click(rebuild_with_progress, None, [report, status], **private)
+        timer.tick(chat.status, None, status, show_progress="hidden", **cheap)
+    return blocks

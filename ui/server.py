@@ -1,0 +1,90 @@
+"""Settings -> one running process: the API, with the chat UI mounted at "/"."""
+
+from __future__ import annotations
+
+import hmac
+import logging
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
+
+import gradio as gr
+from fastapi import FastAPI
+
+from rag.assistant import Assistant
+from rag.config import Settings
+from rag.embedding import Embedder
+from rag.rebuild import Rebuilder
+from rag.runtime import configure_runtime
+from ui.api import create_app
+from ui.chat import CSS, SEED_EXAMPLES, build_ui
+
+log = logging.getLogger(__name__)
+SHUTDOWN_WAIT_S = 5.0
+
+
+def create_server(
+    settings: Settings, embedder: Embedder, examples: Sequence[str] = SEED_EXAMPLES
+) -> FastAPI:
+    """Wire the Assistant, the Rebuilder, the API and the chat into one app.
+
+    The lifespan starts a first build when there is no index (the app answers 503 and
+    shows the build's progress meanwhile) and the source watcher when `settings.watch`.
+    """
+    assistant = Assistant(settings, embedder)
+    rebuilder = Rebuilder(settings, embedder, on_success=lambda _report: assistant.reload())
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        if not assistant.ready:
+            log.info("no index yet: building one from %s", settings.source_dirs)
+            rebuilder.start()
+        watcher = None
+        if settings.watch:
+            from rag.watch import watch_sources
+
+            watcher = watch_sources(settings, rebuilder.request)
+        try:
+            yield
+        finally:
+            if watcher is not None:
+                watcher.stop()
+            rebuilder.wait(SHUTDOWN_WAIT_S)
+
+    app = create_app(assistant, rebuilder, lifespan)
+    blocked = [str(p.resolve()) for p in (settings.index_dir, *settings.source_dirs)]
+    return gr.mount_gradio_app(
+        app,
+        build_ui(assistant, rebuilder, examples),
+        path="/",
+        auth=_key_check(settings.api_key) if settings.api_key else None,
+        auth_message="Enter any user name and the API key as the password.",
+        max_file_size=settings.upload_max_bytes,
+        allowed_paths=[],
+        blocked_paths=blocked,
+        footer_links=[],
+        run_history=False,
+        ssr_mode=False,
+        mcp_server=False,
+        enable_monitoring=False,
+        pwa=False,
+        show_error=False,
+        css=CSS,
+    )
+
+
+def _key_check(key: str) -> Callable[[str, str], bool]:
+    def check(_user: str, password: str) -> bool:
+        return hmac.compare_digest(password.encode(), key.encode())
+
+    return check
+
+
+def serve(settings: Settings) -> None:
+    """Load the model and serve the API and the chat on settings.host:settings.port."""
+    configure_runtime()
+    import uvicorn
+
+    from rag.embedding import SentenceTransformerEmbedder
+
+    app = create_server(settings, SentenceTransformerEmbedder(settings.embed_batch_size))
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level="info")
