@@ -1,0 +1,136 @@
+"""The real server, the real model and a real headless chromium: ask, cite, upload, rebuild."""
+
+from __future__ import annotations
+
+import re
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from playwright.sync_api import Page, expect, sync_playwright
+
+from rag.config import Settings
+from rag.embedding import Embedder
+from tests.conftest import REPO
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+SCREENSHOT = REPO / "docs" / "screenshot-chat.png"
+SEED_QUESTION = "How many North Korean troops were moved into Russia's Kursk region?"
+# Markup in a source must reach the screen as text: no live tags, no image fetched.
+UPLOAD_TEXT = (
+    "Port Ellery Harbour\n"
+    "The harbour master of Port Ellery is **Mira Quist** <img src=x onerror=alert(1)>, "
+    "who has run the harbour since 1998.\n"
+    "The harbour closes every winter because of ice.\n"
+)
+UPLOAD_QUESTION = "Who is the harbour master of Port Ellery?"
+TIMEOUT_MS = 60_000
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.model,
+    pytest.mark.skipif(
+        not CHROMIUM.exists(), reason="needs Debian's chromium at /usr/bin/chromium"
+    ),
+]
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture
+def server_url(tmp_path: Path, seed_dir: Path, real_embedder: Embedder) -> Iterator[str]:
+    import uvicorn
+
+    from ui.server import create_server
+
+    port = free_port()
+    settings = Settings(
+        source_dirs=(seed_dir,), index_dir=tmp_path / "index", host="127.0.0.1", port=port
+    )
+    app = create_server(settings, real_embedder)
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 120
+    while True:  # the server starts with no index: the lifespan builds the first one
+        try:
+            if httpx.get(f"{url}/health", timeout=2).json()["ready"]:
+                break
+        except httpx.HTTPError:
+            pass
+        assert time.monotonic() < deadline, "the server never became ready"
+        time.sleep(0.2)
+    yield url
+    server.should_exit = True
+    thread.join(timeout=15)
+
+
+def test_ask_cite_upload_rebuild_in_a_real_browser(server_url: str, tmp_path: Path) -> None:
+    upload = tmp_path / "Port Ellery.txt"
+    upload.write_text(UPLOAD_TEXT)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1440, "height": 1000})
+        page.set_default_timeout(TIMEOUT_MS)
+        requests: list[str] = []
+        page.on("request", lambda request: requests.append(request.url))
+        page.goto(server_url)
+        chat = page.locator("#chat")
+        expect(chat).to_contain_text("Kursk region")  # the example questions on the empty chat
+
+        ask(page, "Who won the 2022 football World Cup?")
+        expect(chat.locator(".rag-refusal")).to_be_visible()  # a refusal, shown as such
+
+        ask(page, SEED_QUESTION)
+        answer = chat.locator(".message").last
+        expect(answer).to_contain_text("11,000")
+        expect(answer).to_contain_text("[1]")
+        assert chat.locator("blockquote").count() >= 1
+        assert chat.locator("img, script, a[href^='http']").count() == 0
+
+        page.locator("#citations label").first.click()
+        mark = page.locator("#passage mark")
+        expect(mark).to_contain_text("11,000")
+        expect(page.locator("#passage")).to_contain_text("000_5e08608e18cd2d5e.txt")
+        page.locator("#whole-source").get_by_text("Whole source").click()
+        expect(page.locator("#full-source mark")).to_contain_text("11,000")
+        SCREENSHOT.parent.mkdir(exist_ok=True)
+        page.screenshot(path=str(SCREENSHOT), full_page=True)
+
+        page.locator("#upload input[type=file]").set_input_files(str(upload))
+        expect(page.locator("#rebuild-report")).to_contain_text("Generation 2", timeout=120_000)
+        expect(page.locator("#rebuild-report")).to_contain_text("1 added")
+
+        ask(page, UPLOAD_QUESTION)
+        expect(chat.locator(".message").last).to_contain_text("**Mira Quist** <img src=x")
+        page.locator("#citations label").first.click()
+        passage = page.locator("#passage")
+        expect(passage).to_contain_text(re.compile(r"Port-Ellery-[0-9a-f]{10}\.txt"))
+        expect(passage.locator("mark")).to_contain_text("<img src=x onerror=alert(1)>")
+        assert page.locator("#chat img, #passage img, #full-source img").count() == 0
+        assert [r for r in requests if not r.startswith((server_url, "data:", "blob:"))] == []
+        browser.close()
+
+
+def ask(page: Page, question: str) -> None:
+    page.locator("#question textarea").fill(question)
+    page.locator("#ask").click()
