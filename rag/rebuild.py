@@ -1,0 +1,115 @@
+"""Rebuild in the background: build_index in a daemon thread while the live generation serves."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import Literal
+
+from rag.config import Settings
+from rag.embedding import Embedder
+from rag.errors import RagError
+from rag.indexer import BuildReport, build_index
+
+log = logging.getLogger(__name__)
+
+State = Literal["idle", "running", "succeeded", "failed"]
+
+
+@dataclass(frozen=True, slots=True)
+class RebuildStatus:
+    """Where the latest background rebuild stands."""
+
+    state: State = "idle"
+    stage: str = ""  # the indexer's progress stage: scanning, reading, embedding, writing
+    done: int = 0
+    total: int = 0
+    report: BuildReport | None = None
+    error: str | None = None
+    started_at: float | None = None  # time.time()
+    finished_at: float | None = None
+
+
+class Rebuilder:
+    """Runs one rebuild at a time in this process and reports how it goes.
+
+    `on_success` gets the report in the rebuild's thread once the new generation is
+    published: it is how the assistant switches to the new generation.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        embedder: Embedder,
+        on_success: Callable[[BuildReport], None],
+    ) -> None:
+        self.settings = settings
+        self.embedder = embedder
+        self.on_success = on_success
+        self._lock = threading.Lock()
+        self._status = RebuildStatus()
+        self._thread: threading.Thread | None = None
+        self._again = False
+
+    def start(self) -> bool:
+        """Start a rebuild; return False if one is already running in this process."""
+        with self._lock:
+            if self._status.state == "running":
+                return False
+            self._status = RebuildStatus("running", stage="starting", started_at=time.time())
+            self._thread = threading.Thread(target=self._run, name="rag-rebuild", daemon=True)
+            self._thread.start()
+            return True
+
+    def request(self) -> None:
+        """Start a rebuild now, or right after the running one (changes made during it count)."""
+        with self._lock:
+            if self._status.state == "running":
+                self._again = True
+                return
+        self.start()
+
+    def status(self) -> RebuildStatus:
+        """Return the latest rebuild's status."""
+        with self._lock:
+            return self._status
+
+    def wait(self, timeout: float | None = None) -> RebuildStatus:
+        """Wait up to `timeout` seconds (None: for ever) for the running rebuild to end."""
+        thread = self._thread
+        if thread is not None:
+            thread.join(timeout)
+        return self.status()
+
+    def _progress(self, stage: str, done: int, total: int) -> None:
+        with self._lock:
+            self._status = replace(self._status, stage=stage, done=done, total=total)
+
+    def _run(self) -> None:
+        report: BuildReport | None = None
+        error: str | None = None
+        try:
+            report = build_index(self.settings, self.embedder, self._progress)
+            self.on_success(report)
+        except Exception as exc:  # a bug too must end as "failed", never stay "running"
+            if not isinstance(exc, RagError):
+                log.exception("background rebuild crashed")
+            error = str(exc) if isinstance(exc, RagError) else f"{type(exc).__name__}: {exc}"
+            if report is not None:
+                error = f"built generation {report.generation} but could not switch to it: {error}"
+        if error:
+            log.error("rebuild failed: %s", error)
+        with self._lock:
+            self._status = replace(
+                self._status,
+                state="failed" if error else "succeeded",
+                report=report,
+                error=error,
+                finished_at=time.time(),
+            )
+            again, self._again = self._again, False
+        if again:
+            self.start()
