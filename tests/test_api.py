@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import shutil
 import threading
 import time
 from collections.abc import Sequence
@@ -256,6 +257,14 @@ def test_delete_removes_the_file_and_refuses_escapes(
     assert not (settings.source_dirs[0] / "sub" / "notes.md").exists()
     listing = {s["id"]: s for s in client.get("/sources").json()}
     assert listing["sub/notes.md"]["on_disk"] is False
+
+
+def test_a_missing_source_folder_is_a_clean_503(
+    client: TestClient, settings: Settings, tmp_path: Path
+) -> None:
+    shutil.rmtree(settings.source_dirs[0])
+    assert_clean_error(client.get("/sources"), tmp_path, 503)
+    assert client.post("/ask", json={"question": SEED_QUESTION}).status_code == 200
 
 
 def test_a_second_rebuild_gets_409_while_queries_keep_being_answered(

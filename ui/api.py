@@ -21,9 +21,17 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.security import APIKeyHeader
+from starlette.concurrency import run_in_threadpool
 
 from rag.assistant import Assistant
-from rag.errors import BuildInProgress, IndexCorrupt, IndexMismatch, IndexMissing, RagError
+from rag.errors import (
+    BuildInProgress,
+    IndexCorrupt,
+    IndexMismatch,
+    IndexMissing,
+    RagError,
+    SourceError,
+)
 from rag.rebuild import Rebuilder
 from rag.sources import scan_sources
 from rag.types import Turn
@@ -39,6 +47,7 @@ _RAG_ERRORS: tuple[tuple[type[RagError], int, str], ...] = (
     (IndexMismatch, 503, "the index was built with another model or format: rebuild it"),
     (IndexCorrupt, 503, "the index is damaged: rebuild it"),
     (BuildInProgress, 409, "a rebuild is already running"),
+    (SourceError, 503, "a source folder is missing or unreadable"),
 )
 
 
@@ -156,9 +165,13 @@ def _add_source_routes(router: APIRouter, assistant: Assistant) -> None:
         data = await file.read(settings.upload_max_bytes + 1)
         if len(data) > settings.upload_max_bytes:
             raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, "the upload is too large")
-        try:
-            saved = save_upload(
-                settings.source_dirs[0], file.filename or "", data, settings.upload_max_bytes
+        try:  # writing, fsyncing and parsing (a PDF) block: keep them off the event loop
+            saved = await run_in_threadpool(
+                save_upload,
+                settings.source_dirs[0],
+                file.filename or "",
+                data,
+                settings.upload_max_bytes,
             )
         except UploadRejected as err:
             raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(err)) from err
