@@ -150,6 +150,22 @@ def test_server_builds_the_first_index_and_serves_the_chat(tmp_path: Path, seed_
         assert client.post("/ask", json={"question": "Kursk troops"}).status_code == 200
 
 
+def test_with_watch_the_server_rebuilds_when_a_source_changes(
+    tmp_path: Path, seed_dir: Path
+) -> None:
+    settings = Settings(
+        source_dirs=(seed_dir,), index_dir=tmp_path / "index", watch=True, watch_debounce_s=0.2
+    )
+    with TestClient(create_server(settings, FakeEmbedder())) as client:
+        assert wait_ready(client)["generation"] == 1
+        (seed_dir / "tide.txt").write_text("High tide at Marlow is at six.\n")
+        deadline = time.monotonic() + 30
+        while client.get("/health").json()["generation"] < 2:
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+        assert "tide.txt" in {s["id"] for s in client.get("/sources").json() if s["indexed"]}
+
+
 def test_the_chat_serves_no_files_outside_its_upload_folder_and_caps_uploads(
     tmp_path: Path, seed_dir: Path
 ) -> None:
