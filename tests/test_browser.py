@@ -34,7 +34,7 @@ SEED_QUESTION = "How many North Korean troops were moved into Russia's Kursk reg
 UPLOAD_TEXT = (
     "Port Ellery Harbour\n"
     "The harbour master of Port Ellery is **Mira Quist** <img src=x onerror=alert(1)>, "
-    "who has run the harbour since 1998.\n"
+    "who has run the harbour since 1998. Mooring costs {{7*7}} or ${7*7} crowns.\n"
     "The harbour closes every winter because of ice.\n"
 )
 UPLOAD_QUESTION = "Who is the harbour master of Port Ellery?"
@@ -126,7 +126,12 @@ def test_ask_cite_upload_rebuild_in_a_real_browser(server_url: str, tmp_path: Pa
         passage = page.locator("#passage")
         expect(passage).to_contain_text(re.compile(r"Port-Ellery-[0-9a-f]{10}\.txt"))
         expect(passage.locator("mark")).to_contain_text("<img src=x onerror=alert(1)>")
+        expect(passage).to_contain_text("Mooring costs {{7*7}} or ${7*7} crowns.")
         assert page.locator("#chat img, #passage img, #full-source img").count() == 0
+
+        chat.locator(".message", has_text="11,000").first.click()  # an earlier answer
+        expect(page.locator("#citations")).to_contain_text("North Korea")
+        expect(page.locator("#passage mark")).to_contain_text("11,000")
         assert [r for r in requests if not r.startswith((server_url, "data:", "blob:"))] == []
         browser.close()
 
