@@ -1,0 +1,143 @@
+"""Load check: `POST /ask` latency over HTTP with concurrent clients against `rag serve`.
+
+    .venv/bin/python bench/bench_http.py                 # squad2 corpus, 4 clients, 30 s
+    .venv/bin/python bench/bench_http.py --url http://127.0.0.1:8000 --clients 8
+
+Without --url it starts `rag serve` on a free port over the dataset's corpus (read in place
+from ../shared, never copied), waits for the index (cached under .cache/bench/), then
+measures. Prints one JSON object: requests, errors, throughput and latency percentiles.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+
+REPO = Path(__file__).resolve().parents[1]
+DEFAULT_DATASET = REPO.parent / "shared" / "eval" / "squad2"
+SERVE = "import sys; from rag.cli import main; sys.exit(main(sys.argv[1:]))"
+
+
+def load_questions(dataset: Path) -> list[str]:
+    """Return the dataset's questions in a fixed shuffled order."""
+    lines = (dataset / "questions.jsonl").read_text(encoding="utf-8").splitlines()
+    questions = [json.loads(line)["question"] for line in lines if line.strip()]
+    random.Random(0).shuffle(questions)
+    return questions
+
+
+@contextmanager
+def served(dataset: Path, index_dir: Path, ready_timeout: float) -> Iterator[str]:
+    """Run `rag serve` over the dataset's corpus on a free port; yield its URL."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    command = [sys.executable, "-c", SERVE, "serve", str(dataset / "corpus")]
+    command += ["--index-dir", str(index_dir), "--port", str(port)]
+    process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + ready_timeout
+        while not _ready(url):
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise SystemExit("the server did not become ready")
+            time.sleep(0.5)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def _ready(url: str) -> bool:
+    try:
+        return bool(httpx.get(f"{url}/health", timeout=2).json()["ready"])
+    except (httpx.HTTPError, ValueError, KeyError):
+        return False
+
+
+def hammer(url: str, questions: Sequence[str], clients: int, seconds: float) -> dict[str, object]:
+    """Ask from `clients` threads for `seconds`; return the latency figures."""
+    latencies: list[float] = []
+    errors: list[int] = []
+    refused = [0]
+    lock = threading.Lock()
+    stop = time.monotonic() + seconds
+
+    def client(offset: int) -> None:
+        with httpx.Client(base_url=url, timeout=60) as http:
+            i = offset
+            while time.monotonic() < stop:
+                question = questions[i % len(questions)]
+                i += clients
+                started = time.perf_counter()
+                response = http.post("/ask", json={"question": question})
+                elapsed = time.perf_counter() - started
+                with lock:
+                    if response.status_code == 200:
+                        latencies.append(elapsed)
+                        refused[0] += bool(response.json()["refused"])
+                    else:
+                        errors.append(response.status_code)
+
+    threads = [threading.Thread(target=client, args=(n,)) for n in range(clients)]
+    began = time.monotonic()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    wall = time.monotonic() - began
+    cuts = statistics.quantiles(latencies, n=100, method="inclusive")
+    return {
+        "clients": clients,
+        "seconds": round(wall, 1),
+        "requests": len(latencies),
+        "errors": len(errors),
+        "refused": refused[0],
+        "throughput_rps": round(len(latencies) / wall, 2),
+        "p50_ms": round(cuts[49] * 1000, 1),
+        "p95_ms": round(cuts[94] * 1000, 1),
+        "p99_ms": round(cuts[98] * 1000, 1),
+        "mean_ms": round(statistics.fmean(latencies) * 1000, 1),
+        "max_ms": round(max(latencies) * 1000, 1),
+        "cpus": os.cpu_count(),
+    }
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--url", help="measure a running server instead of starting one")
+    parser.add_argument("--dataset", type=Path, default=DEFAULT_DATASET)
+    parser.add_argument("--index-dir", type=Path, default=REPO / ".cache" / "bench" / "squad2")
+    parser.add_argument("--clients", type=int, default=4)
+    parser.add_argument("--seconds", type=float, default=30.0)
+    parser.add_argument("--warmup", type=int, default=8, help="questions asked before timing")
+    args = parser.parse_args(argv)
+    questions = load_questions(args.dataset)
+    with served(args.dataset, args.index_dir, 900) if args.url is None else _given(args.url) as url:
+        for question in questions[: args.warmup]:
+            httpx.post(f"{url}/ask", json={"question": question}, timeout=60)
+        figures = hammer(url, questions, args.clients, args.seconds)
+    print(json.dumps(figures))
+    return 0
+
+
+@contextmanager
+def _given(url: str) -> Iterator[str]:
+    yield url.rstrip("/")
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
