@@ -171,7 +171,8 @@ def build_ui(
 ) -> gr.Blocks:
     """Build the chat: conversation, source panel, upload and rebuild."""
     chat = Chat(assistant, rebuilder)
-    with gr.Blocks(title="rag: quoted answers", analytics_enabled=False) as blocks:
+    blocks = gr.Blocks(title="rag: quoted answers", analytics_enabled=False)
+    with blocks:
         turns = gr.State([])
         answers = gr.State([])
         shown = gr.State(None)

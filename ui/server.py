@@ -13,6 +13,7 @@ from fastapi import FastAPI
 from rag.assistant import Assistant
 from rag.config import Settings
 from rag.embedding import Embedder
+from rag.indexer import BuildReport
 from rag.rebuild import Rebuilder
 from rag.runtime import configure_runtime
 from ui.api import create_app
@@ -31,7 +32,11 @@ def create_server(
     shows the build's progress meanwhile) and the source watcher when `settings.watch`.
     """
     assistant = Assistant(settings, embedder)
-    rebuilder = Rebuilder(settings, embedder, on_success=lambda _report: assistant.reload())
+
+    def switch(_report: BuildReport) -> None:
+        assistant.reload()
+
+    rebuilder = Rebuilder(settings, embedder, on_success=switch)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -52,7 +57,7 @@ def create_server(
 
     app = create_app(assistant, rebuilder, lifespan)
     blocked = [str(p.resolve()) for p in (settings.index_dir, *settings.source_dirs)]
-    return gr.mount_gradio_app(
+    gr.mount_gradio_app(
         app,
         build_ui(assistant, rebuilder, examples),
         path="/",
@@ -70,6 +75,7 @@ def create_server(
         show_error=False,
         css=CSS,
     )
+    return app
 
 
 def _key_check(key: str) -> Callable[[str, str], bool]:
