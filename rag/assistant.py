@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from rag.config import Settings
 from rag.embedding import Embedder
@@ -111,4 +111,11 @@ class Assistant:
         # A follow-up searches with the conversation's names but is read as asked, so that
         # "What about the drones?" picks the drone sentence, not the earlier topic's.
         reading = self.reader.read(question, vectors[-1], hits, loaded.store, loaded.lexicon)
-        return answer(question, reading, loaded.store, self.policy, query, loaded.store.generation)
+        result = answer(
+            question, reading, loaded.store, self.policy, query, loaded.store.generation
+        )
+        if result.refused:
+            return result
+        best = result.quotes[0].text
+        start, end = self.reader.short_answer(question, best, loaded.lexicon)
+        return replace(result, short_answer=best[start:end])

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import collections
 import json
-import re
-import string
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -14,6 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from rag.assistant import Assistant
+from rag.squad import f1_score, normalize
 from rag.types import Answer
 
 RETRIEVAL_DEPTH = 40  # chunks searched to rank documents for hit@k / MRR@10
@@ -41,25 +39,6 @@ def load_questions(path: Path) -> list[EvalQuestion]:
                 EvalQuestion(q["id"], q["question"], tuple(q["answers"]), docs, q["answerable"])
             )
     return out
-
-
-def normalize(text: str) -> str:
-    """Lower-case, strip punctuation and articles, collapse spaces (SQuAD's rule)."""
-    text = "".join(ch for ch in text.lower() if ch not in set(string.punctuation))
-    text = re.sub(r"\b(a|an|the)\b", " ", text)
-    return " ".join(text.split())
-
-
-def f1_score(prediction: str, gold: str) -> float:
-    """Return SQuAD token F1 of a prediction against one gold answer."""
-    pred, ref = normalize(prediction).split(), normalize(gold).split()
-    if not pred or not ref:
-        return float(pred == ref)
-    common = sum((collections.Counter(pred) & collections.Counter(ref)).values())
-    if not common:
-        return 0.0
-    precision, recall = common / len(pred), common / len(ref)
-    return 2 * precision * recall / (precision + recall)
 
 
 def _doc_id(source_id: str) -> str:

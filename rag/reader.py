@@ -20,6 +20,7 @@ from rag.features import (
     sentence_features,
 )
 from rag.lexicon import Lexicon
+from rag.spans import SPAN_FEATURES, candidate_spans, span_features
 from rag.store import Store
 from rag.types import Hit
 
@@ -48,6 +49,7 @@ class ReaderModel:
 
     sentence: LinearModel
     question: LinearModel
+    span: LinearModel
     threshold: float  # refuse when the answerability probability is below this
     quote_ratio: float  # a further quote needs at least this share of the best one's probability
     provenance: str
@@ -59,10 +61,8 @@ class ReaderModel:
             model = _FILE.validate_json(path.read_bytes())
         except (OSError, ValidationError) as exc:
             raise ModelMissing(f"reader model {path} is missing or malformed: {exc}") from exc
-        if (model.sentence.features, model.question.features) != (
-            SENTENCE_FEATURES,
-            QUESTION_FEATURES,
-        ):
+        trained = (model.sentence.features, model.question.features, model.span.features)
+        if trained != (SENTENCE_FEATURES, QUESTION_FEATURES, SPAN_FEATURES):
             raise ModelMissing(f"reader model {path} was trained on other features: retrain")
         return model
 
@@ -109,3 +109,12 @@ class Reader:
             probabilities=tuple(float(probabilities[i]) for i in order),
             answerable=answerable,
         )
+
+    def short_answer(self, question: str, sentence: str, lexicon: Lexicon) -> tuple[int, int]:
+        """Return the offsets of the likeliest short answer inside a quoted sentence."""
+        spans = candidate_spans(question, sentence, lexicon)
+        if not spans:
+            return 0, len(sentence)
+        scores = self.model.span.probability(span_features(question, sentence, spans, lexicon))
+        best = spans[int(np.argmax(scores))]
+        return best.start, best.end

@@ -26,6 +26,9 @@ from rag.indexer import Progress, build_index
 from rag.lexicon import Lexicon
 from rag.reader import LinearModel, ReaderModel
 from rag.retrieval import Retriever
+from rag.spans import SPAN_FEATURES, candidate_spans, span_features
+from rag.squad import normalize
+from rag.types import Sentence
 
 FALSE_REFUSAL_TARGET = 0.10  # share of answerable training questions we accept to refuse
 QUOTE_RATIO = 0.5
@@ -92,6 +95,8 @@ class _Tables:
     answerable: list[int]
     groups: list[str]
     terms: list[int]
+    span_tables: list[NDArray[np.float32]]
+    span_labels: list[NDArray[np.int_]]
 
 
 def collect(
@@ -102,7 +107,10 @@ def collect(
     lexicon = Lexicon(f"{store.sources[c.source_id].title} {c.text}" for c in store.chunks)
     retriever = Retriever(store, embedder)
     vectors = embedder.embed([e.question for e in examples])
-    out = _Tables([], [], [], [], [])
+    out = _Tables([], [], [], [], [], [], [])
+    by_doc: dict[str, list[Sentence]] = {}
+    for sentence in store.sentences:
+        by_doc.setdefault(sentence.source_id, []).append(sentence)
     k = settings.top_k
     for i, (example, vector) in enumerate(zip(examples, vectors, strict=True)):
         pool = retriever.retrieve_embedded(example.question, vector, k + 12)
@@ -127,9 +135,31 @@ def collect(
             out.answerable.append(answerable)
             out.groups.append(example.group)
             out.terms.append(len(lexicon.weights(example.question)))
+        _collect_spans(example, by_doc, store.sources[example.doc].text, lexicon, out)
         if progress:
             progress("reading", i + 1, len(examples))
     return out
+
+
+def _collect_spans(
+    example: Example,
+    by_doc: dict[str, list[Sentence]],
+    text: str,
+    lexicon: Lexicon,
+    out: _Tables,
+) -> None:
+    """Add the candidate spans of the sentence that holds the answer, labelled by exact match."""
+    gold = next((s for s in by_doc.get(example.doc, []) if s.start <= example.start < s.end), None)
+    if gold is None:
+        return
+    sentence = text[gold.start : gold.end]
+    spans = candidate_spans(example.question, sentence, lexicon)
+    if not spans:
+        return
+    answers = {normalize(a) for a in example.answers}
+    labels = [int(normalize(sentence[s.start : s.end]) in answers) for s in spans]
+    out.span_tables.append(span_features(example.question, sentence, spans, lexicon))
+    out.span_labels.append(np.asarray(labels, dtype=np.int_))
 
 
 def fit_reader(data: _Tables, provenance: str) -> tuple[ReaderModel, dict[str, float]]:
@@ -169,7 +199,20 @@ def fit_reader(data: _Tables, provenance: str) -> tuple[ReaderModel, dict[str, f
         np.concatenate([data.labels[i] for i in positives]),
         SENTENCE_FEATURES,
     )
-    reader = ReaderModel(sentence_model, question_model, threshold, QUOTE_RATIO, provenance)
+    span_model = _fit(
+        np.concatenate(data.span_tables), np.concatenate(data.span_labels), SPAN_FEATURES
+    )
+    report["span_exact_top1_on_train"] = float(
+        np.mean(
+            [
+                labels[int(np.argmax(span_model.probability(table)))]
+                for table, labels in zip(data.span_tables, data.span_labels, strict=True)
+            ]
+        )
+    )
+    reader = ReaderModel(
+        sentence_model, question_model, span_model, threshold, QUOTE_RATIO, provenance
+    )
     return reader, report
 
 

@@ -2,7 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from rag.evaluation import f1_score, load_questions, normalize
+from rag.evaluation import load_questions
+from rag.squad import f1_score, normalize
 from tests.conftest import SHARED
 
 
