@@ -40,8 +40,11 @@ def _json_lines(blob: bytes) -> list[Any]:
     return list(json.loads(b"[" + b",".join(blob.splitlines()) + b"]"))
 
 
+_ENCODER = json.JSONEncoder(ensure_ascii=False)  # one encoder: json.dumps builds one a call
+
+
 def _jsonl(rows: Iterable[dict[str, object]]) -> bytes:
-    return "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows).encode()
+    return "".join(_ENCODER.encode(row) + "\n" for row in rows).encode()
 
 
 def _source_row(s: Source) -> dict[str, object]:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import itertools
 import logging
 import shutil
 import sqlite3
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
@@ -29,7 +30,7 @@ from rag.generations import (
 from rag.keyword import stemmer_language
 from rag.manifest import Chunking, Manifest
 from rag.sources import load_source, scan_sources
-from rag.store import Store, distinct_sentences
+from rag.store import Store, distinct_sentences, row_ranges
 from rag.types import Chunk, Skipped, Source, SourceFile
 
 log = logging.getLogger(__name__)
@@ -86,7 +87,7 @@ def _build(settings: Settings, embedder: Embedder, report: Progress, started: fl
     previous = _previous(settings, embedder)
     same_chunking = previous is not None and previous.manifest.chunking == chunking
     old = previous.sources if previous else {}
-    kept = _chunks_by_source(previous) if same_chunking else {}
+    kept = previous.chunk_rows if previous is not None and same_chunking else {}
     fresh = [f for f in files if f.id not in old or old[f.id].file_sha256 != f.file_sha256]
     loaded = _load(fresh, skipped, report)
     sources: list[Source] = []
@@ -99,8 +100,9 @@ def _build(settings: Settings, embedder: Embedder, report: Progress, started: fl
         else:
             continue  # new or changed, and unreadable: skipped
         sources.append(source)
-        if source.id in kept and file.id not in loaded:
-            chunks.extend(kept[source.id])
+        if previous is not None and source.id in kept and file.id not in loaded:
+            rows = kept[source.id]
+            chunks.extend(previous.chunks[rows.start : rows.stop])
         else:
             chunks.extend(chunk(source, chunking.sentences, chunking.overlap, chunking.max_chars))
     reused = {s.id for s in sources if s.id in kept and s.id not in loaded}
@@ -160,13 +162,6 @@ def _load(
     return loaded
 
 
-def _chunks_by_source(store: Store | None) -> dict[str, list[Chunk]]:
-    grouped: dict[str, list[Chunk]] = {}
-    for c in store.chunks if store else ():
-        grouped.setdefault(c.source_id, []).append(c)
-    return grouped
-
-
 def _write(store: Store, settings: Settings, generation: int) -> None:
     """Save into a private folder and publish it; never leave a half-written folder behind."""
     tmp = new_tmp_dir(settings.index_dir)
@@ -177,6 +172,10 @@ def _write(store: Store, settings: Settings, generation: int) -> None:
         shutil.rmtree(tmp, ignore_errors=True)  # already renamed away when publish got far
         raise
     clean_up(settings.index_dir, settings.keep_generations)
+
+
+def _rows(ranges: Iterable[range]) -> NDArray[np.int64]:
+    return np.fromiter(itertools.chain.from_iterable(ranges), dtype=np.int64)
 
 
 class _Vectors:
@@ -205,14 +204,20 @@ class _Vectors:
         dim = self.embedder.dim
         chunk_matrix = np.zeros((len(chunks), dim), dtype=np.float32)
         sentence_matrix = np.zeros((len(sentences), dim), dtype=np.float32)
-        fresh_chunks = [i for i, c in enumerate(chunks) if c.source_id not in self.reused]
-        fresh_sentences = [i for i, s in enumerate(sentences) if s.source_id not in self.reused]
+        chunk_rows = row_ranges(c.source_id for c in chunks)
+        sentence_rows = row_ranges(s.source_id for s in sentences)
+        fresh = [i for i in chunk_rows if i not in self.reused]
+        fresh_chunks = _rows(chunk_rows[i] for i in fresh)
+        fresh_sentences = _rows(sentence_rows[i] for i in fresh)
         if self.previous is not None and self.reused:
-            rows = {c.id: r for r, c in enumerate(self.previous.chunks)}
-            kept = [i for i, c in enumerate(chunks) if c.source_id in self.reused]
-            chunk_matrix[kept] = self.previous.chunk_vectors([rows[chunks[i].id] for i in kept])
-            kept = [i for i, s in enumerate(sentences) if s.source_id in self.reused]
-            sentence_matrix[kept] = self.previous.sentence_vectors([sentences[i] for i in kept])
+            old = self.previous
+            kept = [i for i in chunk_rows if i in self.reused]
+            chunk_matrix[_rows(chunk_rows[i] for i in kept)] = old.chunk_vectors(
+                _rows(old.chunk_rows[i] for i in kept)
+            )
+            sentence_matrix[_rows(sentence_rows[i] for i in kept)] = old.sentence_vectors_at(
+                _rows(old.sentence_rows[i] for i in kept)
+            )
         wanted = [index_text(titles[chunks[i].source_id], chunks[i]) for i in fresh_chunks]
         wanted += [texts[sentences[i].source_id][sentences[i].start : sentences[i].end]
                    for i in fresh_sentences]  # fmt: skip

@@ -56,7 +56,26 @@ def _canonical(body: dict[str, object]) -> bytes:
 
 def manifest_bytes(manifest: Manifest) -> bytes:
     """Return the manifest as JSON that carries the sha256 of its own body."""
-    body = asdict(manifest)
+    body = {  # not dataclasses.asdict: it deep-copies, slowly, thousands of source entries
+        "generation": manifest.generation,
+        "model_id": manifest.model_id,
+        "dim": manifest.dim,
+        "chunking": asdict(manifest.chunking),
+        "stemmer": manifest.stemmer,
+        "created": manifest.created,
+        "sources": [
+            {
+                "id": e.id,
+                "title": e.title,
+                "sha256": e.sha256,
+                "file_sha256": e.file_sha256,
+                "chunks": e.chunks,
+            }
+            for e in manifest.sources
+        ],
+        "files": [list(pair) for pair in manifest.files],
+        "format_version": manifest.format_version,
+    }
     checked = {"sha256": hashlib.sha256(_canonical(body)).hexdigest(), **body}
     return json.dumps(checked, ensure_ascii=False, indent=1).encode()
 

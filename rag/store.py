@@ -8,6 +8,7 @@ from __future__ import annotations
 import gc
 import hashlib
 import io
+import itertools
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
@@ -47,6 +48,17 @@ Vectors = NDArray[np.float32]
 def distinct_sentences(chunks: Iterable[Chunk]) -> list[Sentence]:
     """Return each sentence once, in the order it first appears in the chunks."""
     return list(dict.fromkeys(s for c in chunks for s in c.sentences))
+
+
+def row_ranges(source_ids: Iterable[str]) -> dict[str, range]:
+    """Return each source's rows in a sequence whose items are grouped by source."""
+    ranges: dict[str, range] = {}
+    start = 0
+    for source_id, group in itertools.groupby(source_ids):
+        stop = start + sum(1 for _ in group)
+        ranges[source_id] = range(start, stop)
+        start = stop
+    return ranges
 
 
 def _write(path: Path, data: bytes | memoryview) -> str:
@@ -103,6 +115,8 @@ class Store:
         self._sentence_matrix = sentence_matrix
         self.keyword = keyword
         self.row_of: dict[str, int] = {c.id: row for row, c in enumerate(self.chunks)}
+        self.chunk_rows = row_ranges(c.source_id for c in self.chunks)
+        self.sentence_rows = row_ranges(s.source_id for s in self.sentences)
 
     @property
     def generation(self) -> int:
@@ -171,7 +185,11 @@ class Store:
         rows = np.fromiter((self._sentence_row[s] for s in sentences), dtype=np.int64)
         return self._sentence_matrix[rows]
 
-    def chunk_vectors(self, rows: Sequence[int]) -> Vectors:
+    def sentence_vectors_at(self, rows: Sequence[int] | NDArray[np.int64]) -> Vectors:
+        """Return the vectors of the sentences at these rows of `sentences`."""
+        return self._sentence_matrix[np.asarray(rows, dtype=np.int64).reshape(-1)]
+
+    def chunk_vectors(self, rows: Sequence[int] | NDArray[np.int64]) -> Vectors:
         """Return the vectors of the chunks at these rows."""
         return self._chunk_matrix[np.asarray(rows, dtype=np.int64).reshape(-1)]
 
@@ -245,7 +263,7 @@ def _chunk_terms(
         if (
             previous is not None
             and old is not None
-            and previous.chunks[old] == c
+            and (previous.chunks[old] is c or previous.chunks[old] == c)
             and previous.sources[c.source_id].title == titles[c.source_id]
         ):
             reused.append((row, old))

@@ -1,0 +1,282 @@
+"""Fault tests: builds killed at many points, damaged files, full disks. The live index survives."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import signal
+import subprocess
+import sys
+from collections import Counter
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
+from pathlib import Path
+
+import pytest
+
+from rag.errors import IndexCorrupt, IndexMissing, RagError
+from rag.generations import CURRENT, current_generation, generation_dir, load_current
+from rag.indexer import build_index
+from rag.store import Store
+from tests.conftest import REPO, SHARED
+from tests.fakes import FakeEmbedder
+from tests.fault_build import DIM, EXIT_FAILED, settings_for
+
+CORPUS = sorted((SHARED / "eval" / "squad2" / "corpus").glob("*.txt"))  # ~3 kB articles
+SHORT = sorted((SHARED / "eval" / "multihop" / "corpus").glob("*.txt"))  # ~0.5 kB ones
+BEFORE = [*CORPUS[:8], *SHORT[:4]]
+AFTER = [*CORPUS[:8], *SHORT[1:6]]  # one deleted, one edited, two added: cheap to re-chunk
+MIN_KILL_POINTS = 20
+CHILD_TIMEOUT_S = 60
+
+
+def child(sources: Path, index: Path, mode: str, value: str) -> subprocess.CompletedProcess[str]:
+    """Run tests/fault_build.py in a fresh interpreter."""
+    command = [sys.executable, "-m", "tests.fault_build", str(sources), str(index), mode, value]
+    return subprocess.run(
+        command, cwd=REPO, capture_output=True, text=True, timeout=CHILD_TIMEOUT_S, check=False
+    )
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Generation 1 over 12 articles, and the edit that the builds under test index."""
+    root = tmp_path_factory.mktemp("faults")
+    before, after = root / "before", root / "after"
+    for folder, paths in ((before, BEFORE), (after, AFTER)):
+        folder.mkdir()
+        for path in paths:
+            shutil.copy(path, folder / path.name)
+    edited = after / SHORT[1].name
+    edited.write_text(edited.read_text() + "\nThe zanzibarian edit is new.\n")
+    report = build_index(settings_for(before, root / "index"), FakeEmbedder(dim=DIM))
+    assert report.generation == 1
+    return root
+
+
+def fresh_index(world: Path, name: str) -> tuple[Path, Path]:
+    """Return a private copy of generation 1, with the edited sources to index."""
+    index = world / name / "index"
+    shutil.copytree(world / "index", index)
+    return world / "after", index
+
+
+def assert_serves(index: Path, embedder: FakeEmbedder) -> Store:
+    """The live generation loads, verifies and answers, holding the before or after sources."""
+    store = load_current(index, embedder)
+    assert store.problems == ()
+    names = set(store.sources)
+    assert names == {p.name for p in (BEFORE if store.generation == 1 else AFTER)}
+    question = "What is the subject of this article?"
+    assert store.search_dense(embedder.embed([question])[0], 3)
+    assert store.search_keyword(store.sources[CORPUS[2].name].title, 3)
+    return store
+
+
+def kill_points(steps: list[str]) -> list[int]:
+    """Pick 1-based step numbers to kill at.
+
+    Every kind of disk call (each file's first write, fsync, rename, replace, SQLite write,
+    unlink...) at its first call; the FAISS file mid-write and the last fsync; and a few of
+    the storage functions between them.
+    """
+    seen: dict[str, list[int]] = {}
+    for number, label in enumerate(steps, start=1):
+        seen.setdefault(label, []).append(number)
+    disk = {label: numbers for label, numbers in seen.items() if "." not in label.split(":")[0]
+            or label.startswith(("os.", "sqlite."))}  # fmt: skip
+    points = {numbers[0] for numbers in disk.values()}
+    points.update((seen["write:chunks.faiss"][1], seen["os.fsync"][-1]))
+    functions = sorted(numbers[0] for label, numbers in seen.items() if label not in disk)
+    points.update(functions[:: max(1, len(functions) // 4)])
+    return sorted(points)
+
+
+def kill_all(world: Path, points: list[int]) -> list[tuple[int, Path, Path]]:
+    """Run one build per point in a child process killed there; return statuses and folders."""
+    command = [sys.executable, "-m", "tests.fault_build", "serve"]
+    with subprocess.Popen(
+        command, cwd=REPO, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    ) as server:
+        assert server.stdin is not None and server.stdout is not None
+        runs = []
+        for point in points:
+            sources, index = fresh_index(world, f"kill-{point}")
+            server.stdin.write(f"{sources} {index} kill {point}\n")
+            server.stdin.flush()
+            runs.append((int(server.stdout.readline()), sources, index))
+        server.stdin.close()
+    return runs
+
+
+def test_a_killed_build_never_hurts_the_live_index(world: Path) -> None:
+    sources, index = fresh_index(world, "trace")
+    traced = child(sources, index, "trace", str(world / "steps.json"))
+    assert traced.returncode == 0, traced.stderr
+    steps = json.loads((world / "steps.json").read_text())
+    kinds = Counter(steps)
+    assert kinds["write:chunks.faiss"] >= 3  # so kills land mid-write of the FAISS file
+    assert kinds["os.replace"] == 1 and kinds["os.rename"] == 1 and kinds["os.fsync"] >= 10
+    points = kill_points(steps)
+    assert len(points) >= MIN_KILL_POINTS, points
+    half = len(points) // 2
+    with ThreadPoolExecutor(max_workers=2) as pool:  # two forking servers: two cores
+        runs = [run for batch in pool.map(partial(kill_all, world), (points[:half], points[half:]))
+                for run in batch]  # fmt: skip
+    embedder = FakeEmbedder(dim=DIM)
+    outcomes: Counter[int] = Counter()
+    for point, (code, sources, index) in zip(points, runs, strict=True):
+        assert code == -signal.SIGKILL, (point, steps[point - 1])
+        outcomes[assert_serves(index, embedder).generation] += 1
+        report = build_index(settings_for(sources, index), embedder)  # the lock died with it
+        assert report.sources == len(AFTER)
+        store = assert_serves(index, embedder)
+        assert store.generation == report.generation > 1
+        assert "zanzibarian" in store.sources[SHORT[1].name].text
+        assert not [p for p in index.iterdir() if p.name.startswith(".tmp")]
+        shutil.rmtree(index.parent)
+    assert outcomes[1] >= MIN_KILL_POINTS // 2  # most kills land before the switch
+    assert outcomes[2] >= 1  # some after it: the new generation is then complete and live
+
+
+@pytest.fixture
+def sources(tmp_path: Path) -> Path:
+    """Five articles to index."""
+    folder = tmp_path / "sources"
+    folder.mkdir()
+    for path in CORPUS[:5]:
+        shutil.copy(path, folder / path.name)
+    return folder
+
+
+@pytest.mark.parametrize("damage", ["truncate", "flip", "delete"])
+def test_a_damaged_live_generation_is_refused_and_the_last_good_one_serves(
+    tmp_path: Path, sources: Path, damage: str
+) -> None:
+    settings = settings_for(sources, tmp_path / "index")
+    embedder = FakeEmbedder()
+    build_index(settings, embedder)
+    (sources / CORPUS[3].name).unlink()
+    build_index(settings, embedder)
+    live = generation_dir(settings.index_dir, 2)
+    names = sorted(p.relative_to(live) for p in live.rglob("*") if p.is_file())
+    for name in names:
+        path = live / name
+        data = path.read_bytes()
+        if damage == "truncate":
+            path.write_bytes(data[: len(data) // 3])
+        elif damage == "flip":
+            path.write_bytes(data[:-1] + bytes([data[-1] ^ 0x01]))
+        else:
+            path.unlink()
+        store = load_current(settings.index_dir, embedder)
+        assert store.generation == 1, name
+        assert "gen-000002" in store.problems[0] and "rag index" in store.problems[0]
+        assert "serving the last good generation 1" in store.problems[-1]
+        path.write_bytes(data)
+    assert load_current(settings.index_dir, embedder).problems == ()
+
+
+def test_no_good_generation_raises_and_the_next_build_repairs(
+    tmp_path: Path, sources: Path
+) -> None:
+    settings = settings_for(sources, tmp_path / "index")
+    embedder = FakeEmbedder()
+    build_index(settings, embedder)
+    faiss_file = generation_dir(settings.index_dir, 1) / "chunks.faiss"
+    faiss_file.write_bytes(faiss_file.read_bytes()[:100])
+    with pytest.raises(IndexCorrupt, match=r"chunks\.faiss fails its checksum"):
+        load_current(settings.index_dir, embedder)
+    before = embedder.texts_embedded
+    report = build_index(settings, embedder)  # rebuilds from the sources, vectors from the cache
+    assert (report.generation, report.added, report.embedded) == (2, 5, 0)
+    assert embedder.texts_embedded == before
+    assert load_current(settings.index_dir, embedder).problems == ()
+
+
+def test_a_missing_or_garbled_pointer(tmp_path: Path, sources: Path) -> None:
+    index = tmp_path / "index"
+    with pytest.raises(IndexMissing, match="rag index"):
+        load_current(index, FakeEmbedder())
+    build_index(settings_for(sources, index), FakeEmbedder())
+    (index / CURRENT).write_bytes(b"\x00garbage")
+    assert current_generation(index) == 0
+    with pytest.raises(IndexCorrupt, match="CURRENT"):
+        load_current(index, FakeEmbedder())
+    (index / CURRENT).write_text("gen-000009\n")  # names a generation that is not there
+    store = load_current(index, FakeEmbedder())
+    assert store.generation == 1 and "gen-000009" in store.problems[0]
+
+
+def with_copies(world: Path, name: str) -> Path:
+    """Return the generation-1 articles plus a renamed copy of each: twice the index, no new text.
+
+    With no new text the embedding cache writes nothing, so it is the new generation's own
+    files that meet the limit.
+    """
+    folder = world / name / "sources"
+    shutil.copytree(world / "before", folder)
+    for path in sorted(folder.iterdir()):
+        shutil.copy(path, folder / f"copy-{path.name}")
+    return folder
+
+
+def test_a_size_limited_write_fails_the_build_cleanly(world: Path) -> None:
+    """RLIMIT_FSIZE caps every file the child writes: writes past it fail with EFBIG."""
+    sources, index = with_copies(world, "fsize"), world / "fsize" / "index"
+    shutil.copytree(world / "index", index)
+    faiss_size = (generation_dir(index, 1) / "chunks.faiss").stat().st_size
+    starved = child(sources, index, "fsize", str(faiss_size * 3 // 2))
+    assert starved.returncode == EXIT_FAILED, starved.stderr
+    assert "could not write a new index generation" in starved.stderr
+    assert "File too large" in starved.stderr
+    assert current_generation(index) == 1
+    assert_serves(index, FakeEmbedder(dim=DIM))
+    assert not [p for p in index.iterdir() if p.name.startswith(".tmp")]
+    report = build_index(settings_for(sources, index), FakeEmbedder(dim=DIM))
+    assert (report.generation, report.sources, report.embedded) == (2, 2 * len(BEFORE), 0)
+
+
+def disk_usage(folder: Path) -> int:
+    return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
+
+
+@pytest.fixture
+def small_disk(world: Path) -> Iterator[Path]:
+    """A tmpfs with room for generation 1 and its cache, and one more generation of that size.
+
+    A real full disk; it needs root and mount rights, else the test skips.
+    """
+    mount = world / "disk"
+    mount.mkdir()
+    generation = disk_usage(generation_dir(world / "index", 1))
+    size = disk_usage(world / "index") + generation + 2**20
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={size // 1024}k", "tmpfs", str(mount)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here ({done.stderr.strip()}); the RLIMIT test runs")
+    yield mount
+    subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+def test_a_full_disk_fails_the_build_cleanly(world: Path, small_disk: Path) -> None:
+    index = small_disk / "index"
+    shutil.copytree(world / "index", index)
+    sources = with_copies(world, "full")
+    embedder = FakeEmbedder(dim=DIM)
+    with pytest.raises(RagError, match="No space left on device"):
+        build_index(settings_for(sources, index), embedder)
+    assert current_generation(index) == 1
+    assert_serves(index, embedder)
+    assert not [p for p in index.iterdir() if p.name.startswith(".tmp")]
+    for path in sources.glob("copy-*"):  # the user frees space: the next build goes through
+        path.unlink()
+    (sources / CORPUS[2].name).unlink()
+    report = build_index(settings_for(sources, index), embedder)
+    assert (report.generation, report.removed, report.embedded) == (2, 1, 0)
+    assert sorted(p.name for p in index.glob("gen-*")) == ["gen-000001", "gen-000002"]
