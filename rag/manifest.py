@@ -77,7 +77,7 @@ def manifest_bytes(manifest: Manifest) -> bytes:
         "format_version": manifest.format_version,
     }
     checked = {"sha256": hashlib.sha256(_canonical(body)).hexdigest(), **body}
-    return json.dumps(checked, ensure_ascii=False, indent=1).encode()
+    return json.dumps(checked, ensure_ascii=False).encode()  # no indent: keeps json's C encoder
 
 
 def read_manifest(directory: Path) -> Manifest:

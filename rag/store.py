@@ -255,20 +255,21 @@ class Store:
 def _chunk_terms(
     chunks: Sequence[Chunk], titles: dict[str, str], tokenize: Tokenizer, previous: Store | None
 ) -> Terms:
-    """Return each chunk's keyword terms, reusing the previous generation's for identical chunks."""
+    """Return each chunk's keyword terms, reusing the previous generation's for equal sources."""
     reused: list[tuple[int, int]] = []  # (new row, previous row)
     fresh: list[int] = []
-    for row, c in enumerate(chunks):
-        old = previous.row_of.get(c.id) if previous else None
+    for source_id, rows in row_ranges(c.source_id for c in chunks).items():
+        old = previous.chunk_rows.get(source_id) if previous is not None else None
         if (
             previous is not None
             and old is not None
-            and (previous.chunks[old] is c or previous.chunks[old] == c)
-            and previous.sources[c.source_id].title == titles[c.source_id]
+            and previous.sources[source_id].title == titles[source_id]
+            # list equality tries identity first: reused chunks compare in no time
+            and previous.chunks[old.start : old.stop] == chunks[rows.start : rows.stop]
         ):
-            reused.append((row, old))
+            reused.extend(zip(rows, old, strict=True))
         else:
-            fresh.append(row)
+            fresh.extend(rows)
     texts = (index_text(titles[chunks[r].source_id], chunks[r]) for r in fresh)
     fresh_terms = Terms.from_texts(texts, tokenize)
     if previous is None or not reused:

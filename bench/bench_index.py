@@ -1,0 +1,141 @@
+"""Time a full index build and 1-document changes on a ~5,000-document corpus.
+
+The corpus repeats and varies the public eval corpora (../shared/eval/*/corpus, 887 short
+Wikipedia-style articles): document i is article i mod 887; copy k >= 1 of an article gets
+"(copy k)" after every 12th word of its body and in its title, so copies share no sentence
+and every text is embedded for real (the embedding cache cannot dedupe them).
+
+    .venv/bin/python bench/bench_index.py --embedder fake          # minutes: plumbing only
+    .venv/bin/python bench/bench_index.py --embedder real          # the packaged MiniLM model
+
+Prints one JSON object; the figures go to docs/PERFORMANCE.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from rag.runtime import configure_runtime  # noqa: E402
+
+configure_runtime()
+
+from rag.config import Settings  # noqa: E402
+from rag.embedding import Embedder, SentenceTransformerEmbedder  # noqa: E402
+from rag.generations import generation_dir, load_current  # noqa: E402
+from rag.indexer import BuildReport, build_index  # noqa: E402
+from tests.fakes import FakeEmbedder  # noqa: E402
+
+EVAL = REPO.parent / "shared" / "eval"
+MARK_EVERY = 12  # words between copy markers
+
+
+def vary(text: str, copy: int) -> str:
+    """Return a copy of an eval document whose title and sentences differ from the original."""
+    if copy == 0:
+        return text
+    title, _, body = text.partition("\n")
+    lines = []
+    for line in body.split("\n"):
+        words = line.split(" ")
+        for at in range(MARK_EVERY, len(words), MARK_EVERY + 1):
+            words.insert(at, f"(copy {copy})")
+        lines.append(" ".join(words))
+    return f"{title} (copy {copy})\n" + "\n".join(lines)
+
+
+def make_corpus(target: Path, documents: int) -> int:
+    """Write `documents` varied copies of the eval articles; return the bytes written."""
+    originals = sorted(EVAL.glob("*/corpus/*.txt"))
+    shutil.rmtree(target, ignore_errors=True)
+    target.mkdir(parents=True)
+    written = 0
+    for i in range(documents):
+        original = originals[i % len(originals)]
+        text = vary(original.read_text(encoding="utf-8"), i // len(originals))
+        folder = target / f"{i // 1000:02d}"  # a few folders, like a real collection
+        folder.mkdir(exist_ok=True)
+        written += (folder / f"{i:05d}-{original.stem}.txt").write_text(text, encoding="utf-8")
+    return written
+
+
+def peak_rss_mib() -> float:
+    """Return this process's peak resident memory so far, in MiB."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def timed(settings: Settings, embedder: Embedder) -> tuple[float, BuildReport]:
+    started = time.perf_counter()
+    report = build_index(settings, embedder)
+    return time.perf_counter() - started, report
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--embedder", choices=("fake", "real"), default="fake")
+    parser.add_argument("--documents", type=int, default=5000)
+    parser.add_argument("--workdir", type=Path, default=Path("/tmp/rag-bench"))
+    args = parser.parse_args()
+    sources, index_dir = args.workdir / "sources", args.workdir / f"index-{args.embedder}"
+    corpus_bytes = make_corpus(sources, args.documents)
+    shutil.rmtree(index_dir, ignore_errors=True)
+    settings = Settings(source_dirs=(sources,), index_dir=index_dir)
+    # FakeEmbedder at the real model's width: the same bytes to write, hash and load.
+    embedder: Embedder = (
+        FakeEmbedder(dim=384) if args.embedder == "fake" else SentenceTransformerEmbedder()
+    )
+    steps: dict[str, dict[str, object]] = {}
+    full, report = timed(settings, embedder)
+    steps["full build"] = {"seconds": full, "embedded": report.embedded, "chunks": report.chunks}
+    rss_after_full = peak_rss_mib()
+    first = sorted(sources.rglob("*.txt"))[0]
+    changes = {
+        "add 1 document": lambda: (sources / "new-document.txt").write_text(
+            "A new document\n\nThe new document adds one fact. It was written for the benchmark.\n"
+        ),
+        "edit 1 document": lambda: first.write_text(
+            first.read_text() + "\nAn edited sentence closes the article.\n"
+        ),
+        "delete 1 document": lambda: (sources / "new-document.txt").unlink(),
+        "no change": lambda: None,
+    }
+    for name, change in changes.items():
+        change()
+        seconds, report = timed(settings, embedder)
+        steps[name] = {
+            "seconds": seconds,
+            "ratio_to_full": seconds / full,
+            "embedded": report.embedded,
+            "added/changed/removed": [report.added, report.changed, report.removed],
+        }
+    started = time.perf_counter()
+    store = load_current(index_dir, embedder)
+    load_seconds = time.perf_counter() - started
+    live = generation_dir(index_dir, store.generation)
+    result = {
+        "embedder": embedder.model_id,
+        "documents": report.sources,
+        "corpus_mib": corpus_bytes / 2**20,
+        "chunks": len(store.chunks),
+        "sentences": len(store.sentences),
+        "cpus": os.cpu_count(),
+        "steps": steps,
+        "load_seconds": load_seconds,
+        "peak_rss_mib_after_full_build": rss_after_full,
+        "peak_rss_mib": peak_rss_mib(),
+        "generation_mib": sum(p.stat().st_size for p in live.rglob("*") if p.is_file()) / 2**20,
+    }
+    print(json.dumps(result, indent=1))
+
+
+if __name__ == "__main__":
+    main()
