@@ -13,6 +13,7 @@ from rag.errors import IndexCorrupt, IndexMismatch
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
 RUN_INDEX = "run `rag index` to rebuild it"
+WRITE_BLOCK = 1 << 20  # bytes per write call: big files are written, and hashed, in slices
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,6 +109,18 @@ def read_manifest(directory: Path) -> Manifest:
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise IndexCorrupt(f"{path} is malformed ({exc}); {RUN_INDEX}") from exc
+
+
+def write_hashed(path: Path, data: bytes | memoryview) -> str:
+    """Write bytes in blocks and return their sha256."""
+    view = memoryview(data).cast("B")
+    digest = hashlib.sha256()
+    with path.open("wb") as handle:
+        for start in range(0, len(view), WRITE_BLOCK):
+            block = view[start : start + WRITE_BLOCK]
+            handle.write(block)
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def read_verified(directory: Path, manifest: Manifest) -> dict[str, bytes]:

@@ -31,6 +31,7 @@ from rag.manifest import (
     manifest_bytes,
     read_manifest,
     read_verified,
+    write_hashed,
 )
 from rag.types import Chunk, Sentence, Source
 
@@ -41,7 +42,6 @@ SOURCES, CHUNKS, CHUNKS_FAISS, SENTENCES, BM25 = (
     "sentences.npy",
     "bm25",
 )
-WRITE_BLOCK = 1 << 20  # bytes per write call: big files are written, and hashed, in slices
 Vectors = NDArray[np.float32]
 
 
@@ -59,18 +59,6 @@ def row_ranges(source_ids: Iterable[str]) -> dict[str, range]:
         ranges[source_id] = range(start, stop)
         start = stop
     return ranges
-
-
-def _write(path: Path, data: bytes | memoryview) -> str:
-    """Write bytes in blocks and return their sha256."""
-    view = memoryview(data).cast("B")
-    digest = hashlib.sha256()
-    with path.open("wb") as handle:
-        for start in range(0, len(view), WRITE_BLOCK):
-            block = view[start : start + WRITE_BLOCK]
-            handle.write(block)
-            digest.update(block)
-    return digest.hexdigest()
 
 
 @contextmanager
@@ -199,19 +187,21 @@ class Store:
 
         directory.mkdir(parents=True, exist_ok=True)
         files = {
-            SOURCES: _write(directory / SOURCES, sources_jsonl(self.sources.values())),
-            CHUNKS: _write(directory / CHUNKS, chunks_jsonl(self.chunks)),
-            CHUNKS_FAISS: _write(directory / CHUNKS_FAISS, faiss.serialize_index(self._dense).data),
+            SOURCES: write_hashed(directory / SOURCES, sources_jsonl(self.sources.values())),
+            CHUNKS: write_hashed(directory / CHUNKS, chunks_jsonl(self.chunks)),
+            CHUNKS_FAISS: write_hashed(
+                directory / CHUNKS_FAISS, faiss.serialize_index(self._dense).data
+            ),
         }
         buffer = io.BytesIO()
         np.save(buffer, self._sentence_matrix, allow_pickle=False)
-        files[SENTENCES] = _write(directory / SENTENCES, buffer.getbuffer())
+        files[SENTENCES] = write_hashed(directory / SENTENCES, buffer.getbuffer())
         (directory / BM25).mkdir()
         self.keyword.save(directory / BM25)
         for path in sorted((directory / BM25).iterdir()):
             files[f"{BM25}/{path.name}"] = hashlib.sha256(path.read_bytes()).hexdigest()
         self.manifest = replace(self.manifest, files=tuple(sorted(files.items())))
-        _write(directory / MANIFEST, manifest_bytes(self.manifest))
+        write_hashed(directory / MANIFEST, manifest_bytes(self.manifest))
 
     @classmethod
     def load(cls, directory: Path, embedder: Embedder) -> Store:

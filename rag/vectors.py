@@ -1,0 +1,96 @@
+"""Chunks -> the vectors of a new generation: reused from the previous one, cached, or embedded."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Iterable, Sequence
+
+import numpy as np
+from numpy.typing import NDArray
+
+from rag.chunking import index_text
+from rag.embedding import Embedder
+from rag.embedding_cache import EmbeddingCache
+from rag.errors import RagError
+from rag.store import Store, distinct_sentences, row_ranges
+from rag.types import Chunk, Source
+
+Vectors = NDArray[np.float32]
+
+
+def _rows(ranges: Iterable[range]) -> NDArray[np.int64]:
+    return np.fromiter(itertools.chain.from_iterable(ranges), dtype=np.int64)
+
+
+class BuildVectors:
+    """Vectors for a build: reused from the previous generation, else cached, else embedded.
+
+    A source in `reused` has the same chunks as in `previous`, so its rows are copied over.
+    """
+
+    def __init__(
+        self,
+        embedder: Embedder,
+        cache: EmbeddingCache,
+        previous: Store | None,
+        reused: set[str],
+        batch_size: int,
+        report: Callable[[str, int, int], None],
+    ) -> None:
+        self.embedder, self.cache, self.previous = embedder, cache, previous
+        self.reused, self.batch_size, self.report = reused, batch_size, report
+        self.embedded = 0
+
+    def compute(
+        self, sources: Sequence[Source], chunks: Sequence[Chunk]
+    ) -> tuple[Vectors, Vectors]:
+        """Return the chunk vectors and the distinct-sentence vectors, in store order."""
+        texts = {s.id: s.text for s in sources}
+        titles = {s.id: s.title for s in sources}
+        sentences = distinct_sentences(chunks)
+        dim = self.embedder.dim
+        chunk_matrix = np.zeros((len(chunks), dim), dtype=np.float32)
+        sentence_matrix = np.zeros((len(sentences), dim), dtype=np.float32)
+        chunk_rows = row_ranges(c.source_id for c in chunks)
+        sentence_rows = row_ranges(s.source_id for s in sentences)
+        fresh = [i for i in chunk_rows if i not in self.reused]
+        fresh_chunks = _rows(chunk_rows[i] for i in fresh)
+        fresh_sentences = _rows(sentence_rows[i] for i in fresh)
+        if self.previous is not None and self.reused:
+            old = self.previous
+            kept = [i for i in chunk_rows if i in self.reused]
+            chunk_matrix[_rows(chunk_rows[i] for i in kept)] = old.chunk_vectors(
+                _rows(old.chunk_rows[i] for i in kept)
+            )
+            sentence_matrix[_rows(sentence_rows[i] for i in kept)] = old.sentence_vectors_at(
+                _rows(old.sentence_rows[i] for i in kept)
+            )
+        wanted = [index_text(titles[chunks[i].source_id], chunks[i]) for i in fresh_chunks]
+        wanted += [texts[sentences[i].source_id][sentences[i].start : sentences[i].end]
+                   for i in fresh_sentences]  # fmt: skip
+        embedded = self._embed(wanted)
+        chunk_matrix[fresh_chunks] = embedded[: len(fresh_chunks)]
+        sentence_matrix[fresh_sentences] = embedded[len(fresh_chunks) :]
+        return chunk_matrix, sentence_matrix
+
+    def _embed(self, texts: Sequence[str]) -> Vectors:
+        """Return one vector per text, embedding only the texts the cache lacks."""
+        keys = [self.cache.key(t) for t in texts]
+        text_of = dict(zip(keys, texts, strict=True))
+        found = self.cache.get_many(list(text_of))
+        missing = [k for k in text_of if k not in found]
+        self.report("embedding", 0, len(missing))
+        for start in range(0, len(missing), self.batch_size):
+            batch = missing[start : start + self.batch_size]
+            vectors = self.embedder.embed([text_of[k] for k in batch])
+            if vectors.shape != (len(batch), self.embedder.dim):
+                raise RagError(
+                    f"the embedder returned shape {vectors.shape} for {len(batch)} texts"
+                )
+            self.cache.put_many(batch, vectors)
+            found.update(zip(batch, vectors, strict=True))
+            self.embedded += len(batch)
+            self.report("embedding", self.embedded, len(missing))
+        if not keys:
+            return np.zeros((0, self.embedder.dim), dtype=np.float32)
+        return np.stack([found[k] for k in keys]).astype(np.float32, copy=False)
