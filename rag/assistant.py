@@ -10,16 +10,20 @@ from dataclasses import dataclass, replace
 from rag.config import Settings
 from rag.embedding import Embedder
 from rag.errors import IndexMissing, RagError
-from rag.followup import standalone_query
+from rag.followup import names, standalone_query
 from rag.generations import current_generation, load_current
 from rag.grounding import Policy, answer
 from rag.lexicon import Lexicon
-from rag.reader import Reader, ReaderModel
+from rag.reader import Reader, ReaderModel, Reading
 from rag.retrieval import Retriever
 from rag.store import Store
 from rag.types import Answer, Hit, Turn
 
 log = logging.getLogger(__name__)
+
+BRIDGE_HITS = 4  # chunks the second hop may add
+BRIDGE_NAMES = 3  # names of the best sentence carried into the second hop
+OTHER_SOURCE_RATIO = 0.2
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +50,7 @@ class Assistant:
             threshold=model.threshold if threshold is None else threshold,
             quote_ratio=model.quote_ratio,
             max_quotes=settings.max_quotes,
+            other_source_ratio=OTHER_SOURCE_RATIO,
         )
         self.problems: list[str] = []
         self._loaded: _Loaded | None = None
@@ -98,6 +103,16 @@ class Assistant:
             log.info("serving index generation %d", store.generation)
             return True
 
+    @staticmethod
+    def _bridge(question: str, reading: Reading) -> str:
+        """Return the names the best sentence adds to the question: the next hop's subject."""
+        if not reading.candidates:
+            return ""
+        best = reading.candidates[0]
+        asked = question.lower()
+        new = [n for n in names(best.text) if n.lower() not in asked and n != best.title]
+        return " ".join(new[:BRIDGE_NAMES])
+
     def search(self, query: str, k: int) -> list[Hit]:
         """Return the k best passages for a query."""
         return self._current().retriever.retrieve(query, k)
@@ -111,6 +126,10 @@ class Assistant:
         # A follow-up searches with the conversation's names but is read as asked, so that
         # "What about the drones?" picks the drone sentence, not the earlier topic's.
         reading = self.reader.read(question, vectors[-1], hits, loaded.store, loaded.lexicon)
+        bridge = self._bridge(question, reading)
+        if bridge:
+            hits = loaded.retriever.widen(hits, f"{query} {bridge}", BRIDGE_HITS)
+            reading = self.reader.read(question, vectors[-1], hits, loaded.store, loaded.lexicon)
         result = answer(
             question, reading, loaded.store, self.policy, query, loaded.store.generation
         )

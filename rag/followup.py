@@ -16,11 +16,15 @@ _FOLLOW_UP = re.compile(
 _NAME = re.compile(r"\b[A-Z][\w'-]*(?:\s+[A-Z][\w'-]*)*")
 
 
+def names(text: str) -> list[str]:
+    """Return the proper names of a text in order, without question words."""
+    found = [m.group(0) for m in _NAME.finditer(text)]
+    return list(dict.fromkeys(n for n in found if n.split()[0].lower() not in STOPWORDS))
+
+
 def _topic(text: str) -> str:
     """Return the proper names of a question, e.g. 'North Korean', 'Kursk'."""
-    names = [m.group(0) for m in _NAME.finditer(text)]
-    kept = [n for n in names if n.split()[0].lower() not in STOPWORDS]
-    return " ".join(dict.fromkeys(kept))
+    return " ".join(names(text))
 
 
 def standalone_query(question: str, history: Sequence[Turn]) -> str:

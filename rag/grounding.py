@@ -19,18 +19,29 @@ class Policy:
     threshold: float  # refuse when answerability is below this
     quote_ratio: float  # a further quote needs this share of the best quote's probability
     max_quotes: int
+    other_source_ratio: float  # the same, for a quote from a source not yet quoted
 
 
 def _pick(reading: Reading, policy: Policy) -> list[tuple[Sentence, float]]:
-    """Return the best sentence and those close enough to it, best first."""
+    """Return the best sentence, then those close enough to it, best first.
+
+    A sentence from a source not yet quoted needs less (`other_source_ratio`): a question
+    that joins facts from two documents is answered by quoting both.
+    """
     if not reading.candidates:
         return []
     best = reading.probabilities[0]
     picked: list[tuple[Sentence, float]] = []
+    sources: set[str] = set()
     for candidate, probability in zip(reading.candidates, reading.probabilities, strict=True):
-        if len(picked) == policy.max_quotes or probability < best * policy.quote_ratio:
+        if len(picked) == policy.max_quotes:
             break
-        picked.append((candidate.sentence, probability))
+        sentence = candidate.sentence
+        ratio = policy.quote_ratio if sentence.source_id in sources else policy.other_source_ratio
+        if picked and probability < best * ratio:
+            continue
+        picked.append((sentence, probability))
+        sources.add(sentence.source_id)
     return picked
 
 

@@ -47,3 +47,18 @@ class Retriever:
             title = self.store.sources[chunk.source_id].title
             hits.append(Hit(chunk=chunk, row=row, title=title, score=score))
         return hits
+
+    def widen(self, hits: Sequence[Hit], query: str, k: int) -> list[Hit]:
+        """Return the hits followed by the best keyword matches of a second query not yet in them.
+
+        The second hop of a multi-hop question: its query names the bridge entity that the
+        first hop's best sentence introduced. Keyword search alone keeps it cheap.
+        """
+        seen = {hit.row for hit in hits}
+        extra: list[Hit] = []
+        for row, score in self.store.search_keyword(query, k + len(hits)):
+            if row not in seen and len(extra) < k:
+                chunk = self.store.chunks[row]
+                title = self.store.sources[chunk.source_id].title
+                extra.append(Hit(chunk=chunk, row=row, title=title, score=score))
+        return [*hits, *extra]

@@ -1,0 +1,75 @@
+"""Quote selection and refusal over a real (fake-embedded) store."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from rag.config import Settings
+from rag.features import candidates
+from rag.generations import load_current
+from rag.grounding import REFUSAL, Policy, answer
+from rag.indexer import build_index
+from rag.reader import Reading
+from rag.store import Store
+from rag.types import Hit
+from tests.fakes import FakeEmbedder
+
+POLICY = Policy(threshold=0.5, quote_ratio=0.5, max_quotes=3, other_source_ratio=0.2)
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Store:
+    sources = tmp_path / "sources"
+    sources.mkdir()
+    (sources / "a.txt").write_text(
+        "Alpha\n\nThe first fact is here. The second fact follows it. A third one ends it.\n",
+        encoding="utf-8",
+    )
+    (sources / "b.txt").write_text("Beta\n\nAnother source says something else.\n", "utf-8")
+    embedder = FakeEmbedder()
+    settings = Settings(source_dirs=(sources,), index_dir=tmp_path / "index")
+    build_index(settings, embedder)
+    return load_current(settings.index_dir, embedder)
+
+
+def reading(store: Store, scores: dict[str, float], answerable: float) -> Reading:
+    """A reading whose candidates are the store's sentences with the given scores."""
+    hits = [
+        Hit(chunk=c, row=row, title=store.sources[c.source_id].title, score=0.0)
+        for row, c in enumerate(store.chunks)
+    ]
+    found = [c for c in candidates(hits, store) if c.text in scores]
+    found.sort(key=lambda c: -scores[c.text])
+    return Reading(tuple(found), tuple(scores[c.text] for c in found), answerable)
+
+
+def test_low_answerability_is_a_refusal(store: Store) -> None:
+    result = answer(
+        "q", reading(store, {"The first fact is here.": 0.9}, 0.2), store, POLICY, "q", 1
+    )
+    assert result.refused and result.quotes == () and result.text == REFUSAL
+
+
+def test_quotes_are_verbatim_and_adjacent_sentences_merge(store: Store) -> None:
+    scores = {"The first fact is here.": 0.9, "The second fact follows it.": 0.6}
+    result = answer("q", reading(store, scores, 0.9), store, POLICY, "q", 7)
+    assert len(result.quotes) == 1
+    quote = result.quotes[0]
+    assert quote.text == "The first fact is here. The second fact follows it."
+    assert store.sources[quote.source].text[quote.start : quote.end] == quote.text
+    assert quote.sha256 == store.sources["a.txt"].sha256
+    assert result.generation == 7 and "[1]" in result.text
+
+
+def test_weak_sentences_of_the_same_source_are_left_out(store: Store) -> None:
+    scores = {"The first fact is here.": 0.9, "A third one ends it.": 0.3}
+    result = answer("q", reading(store, scores, 0.9), store, POLICY, "q", 1)
+    assert [q.text for q in result.quotes] == ["The first fact is here."]
+
+
+def test_another_source_joins_on_a_lower_bar(store: Store) -> None:
+    scores = {"The first fact is here.": 0.9, "Another source says something else.": 0.3}
+    result = answer("q", reading(store, scores, 0.9), store, POLICY, "q", 1)
+    assert [q.source for q in result.quotes] == ["a.txt", "b.txt"]
