@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import random
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +22,7 @@ from rag.features import (
     question_features,
     sentence_features,
 )
+from rag.followup import names
 from rag.generations import load_current
 from rag.indexer import Progress, build_index
 from rag.lexicon import Lexicon
@@ -28,10 +30,12 @@ from rag.reader import LinearModel, ReaderModel
 from rag.retrieval import Retriever
 from rag.spans import SPAN_FEATURES, candidate_spans, span_features
 from rag.squad import normalize
-from rag.types import Sentence
+from rag.store import Store
+from rag.types import Hit, Sentence
 
 FALSE_REFUSAL_TARGET = 0.10  # share of answerable training questions we accept to refuse
 QUOTE_RATIO = 0.5
+SEED = 20261125  # fixed: the same data gives the same model
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,14 +103,37 @@ class _Tables:
     span_labels: list[NDArray[np.int_]]
 
 
+def swap_name(question: str, doc_text: str, pool: list[str], rng: random.Random) -> str | None:
+    """Return the question with one of its names that the paragraph holds swapped for another.
+
+    SQuAD 2.0's hardest unanswerable questions are written like this: the paragraph is on
+    topic, but the entity asked about is not the one it talks about.
+    """
+    grounded = [n for n in names(question) if n in doc_text]
+    others = [n for n in pool if n not in doc_text and n not in question]
+    if not grounded or not others:
+        return None
+    return question.replace(rng.choice(grounded), rng.choice(others), 1)
+
+
 def collect(
     examples: list[Example], settings: Settings, embedder: Embedder, progress: Progress | None
 ) -> _Tables:
-    """Retrieve for every question twice: with its paragraph, and with it removed."""
+    """Read every question three ways: as asked, without its paragraph, with a name swapped."""
     store = load_current(settings.index_dir, embedder)
     lexicon = Lexicon(f"{store.sources[c.source_id].title} {c.text}" for c in store.chunks)
     retriever = Retriever(store, embedder)
+    rng = random.Random(SEED)
+    pools: dict[str, list[str]] = {}
+    for e in examples:
+        pools.setdefault(e.group, []).extend(names(store.sources[e.doc].text))
+    swapped = [
+        swap_name(e.question, store.sources[e.doc].text, sorted(set(pools[e.group])), rng)
+        for e in examples
+    ]
     vectors = embedder.embed([e.question for e in examples])
+    swapped_vectors = embedder.embed([q for q in swapped if q])
+    swapped_rows = iter(range(len(swapped_vectors)))
     out = _Tables([], [], [], [], [], [], [])
     by_doc: dict[str, list[Sentence]] = {}
     for sentence in store.sentences:
@@ -115,30 +142,50 @@ def collect(
     for i, (example, vector) in enumerate(zip(examples, vectors, strict=True)):
         pool = retriever.retrieve_embedded(example.question, vector, k + 12)
         without = [h for h in pool if h.chunk.source_id != example.doc][:k]
-        for hits, answerable in ((pool[:k], 1), (without, 0)):
-            found = candidates(hits, store)
-            if not answerable and any(
-                a.lower() in c.text.lower() for c in found for a in example.answers
-            ):
-                continue  # the answer is also elsewhere: not a clean negative
-            table = sentence_features(example.question, vector, hits, found, store, lexicon)
-            labels = [
-                int(
-                    c.sentence.source_id == example.doc
-                    and c.sentence.start <= example.start
-                    and example.end <= c.sentence.end
-                )
-                for c in found
-            ]
-            out.tables.append(table)
-            out.labels.append(np.asarray(labels, dtype=np.int_))
-            out.answerable.append(answerable)
-            out.groups.append(example.group)
-            out.terms.append(len(lexicon.weights(example.question)))
+        readings = [(example.question, vector, pool[:k], 1), (example.question, vector, without, 0)]
+        if swapped[i]:
+            question, other = swapped[i] or "", swapped_vectors[next(swapped_rows)]
+            readings.append((question, other, retriever.retrieve_embedded(question, other, k), 0))
+        for question, qvector, hits, answerable in readings:
+            _add(out, example, question, qvector, hits, answerable, store, lexicon)
         _collect_spans(example, by_doc, store.sources[example.doc].text, lexicon, out)
         if progress:
             progress("reading", i + 1, len(examples))
     return out
+
+
+def _add(
+    out: _Tables,
+    example: Example,
+    question: str,
+    vector: NDArray[np.float32],
+    hits: list[Hit],
+    answerable: int,
+    store: Store,
+    lexicon: Lexicon,
+) -> None:
+    """Add one reading's sentence features and labels to the tables."""
+    found = candidates(hits, store)
+    if (
+        not answerable
+        and question == example.question
+        and any(a.lower() in c.text.lower() for c in found for a in example.answers)
+    ):
+        return  # the answer is also elsewhere: not a clean negative
+    table = sentence_features(question, vector, hits, found, store, lexicon)
+    labels = [
+        int(
+            c.sentence.source_id == example.doc
+            and c.sentence.start <= example.start
+            and example.end <= c.sentence.end
+        )
+        for c in found
+    ]
+    out.tables.append(table)
+    out.labels.append(np.asarray(labels, dtype=np.int_))
+    out.answerable.append(answerable)
+    out.groups.append(example.group)
+    out.terms.append(len(lexicon.weights(question)))
 
 
 def _collect_spans(
