@@ -73,10 +73,25 @@ def peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def timed(settings: Settings, embedder: Embedder) -> tuple[float, BuildReport]:
+def timed(settings: Settings, embedder: Embedder) -> tuple[float, BuildReport, dict[str, float]]:
+    """Build; return the seconds, the report and the seconds spent up to each stage's end.
+
+    Stages, from the progress callback: scanning (hash every file), reading (load the live
+    generation, read and chunk new files), embedding (vectors), writing (build the indexes,
+    write, fsync, publish, clean up).
+    """
     started = time.perf_counter()
-    report = build_index(settings, embedder)
-    return time.perf_counter() - started, report
+    marks: dict[str, float] = {}
+
+    def progress(stage: str, done: int, total: int) -> None:
+        marks[stage] = time.perf_counter() - started
+
+    report = build_index(settings, embedder, progress)
+    seconds = time.perf_counter() - started
+    stages, last = {}, 0.0
+    for stage, mark in marks.items():  # dicts keep the order stages were first seen
+        stages[stage], last = round(mark - last, 3), mark
+    return seconds, report, stages
 
 
 def main() -> None:
@@ -94,8 +109,8 @@ def main() -> None:
         FakeEmbedder(dim=384) if args.embedder == "fake" else SentenceTransformerEmbedder()
     )
     steps: dict[str, dict[str, object]] = {}
-    full, report = timed(settings, embedder)
-    steps["full build"] = {"seconds": full, "embedded": report.embedded, "chunks": report.chunks}
+    full, report, stages = timed(settings, embedder)
+    steps["full build"] = {"seconds": full, "embedded": report.embedded, "stages": stages}
     rss_after_full = peak_rss_mib()
     first = sorted(sources.rglob("*.txt"))[0]
     changes = {
@@ -110,12 +125,13 @@ def main() -> None:
     }
     for name, change in changes.items():
         change()
-        seconds, report = timed(settings, embedder)
+        seconds, report, stages = timed(settings, embedder)
         steps[name] = {
             "seconds": seconds,
             "ratio_to_full": seconds / full,
             "embedded": report.embedded,
             "added/changed/removed": [report.added, report.changed, report.removed],
+            "stages": stages,
         }
     started = time.perf_counter()
     store = load_current(index_dir, embedder)

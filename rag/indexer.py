@@ -161,6 +161,7 @@ def _load(
 ) -> dict[str, Source]:
     """Read new and changed files; a file that fails is skipped."""
     loaded: dict[str, Source] = {}
+    report("reading", 0, len(files))
     for done, file in enumerate(files, start=1):
         try:
             loaded[file.id] = load_source(file)

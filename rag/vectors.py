@@ -78,7 +78,8 @@ class BuildVectors:
         keys = [self.cache.key(t) for t in texts]
         text_of = dict(zip(keys, texts, strict=True))
         found = self.cache.get_many(list(text_of))
-        missing = [k for k in text_of if k not in found]
+        # by length, so each batch pads its texts to about the same number of tokens
+        missing = sorted((k for k in text_of if k not in found), key=lambda k: len(text_of[k]))
         self.report("embedding", 0, len(missing))
         for start in range(0, len(missing), self.batch_size):
             batch = missing[start : start + self.batch_size]
