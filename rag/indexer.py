@@ -84,7 +84,7 @@ def _build(settings: Settings, embedder: Embedder, report: Progress, started: fl
     old = previous.sources if previous else {}
     fresh = [f for f in files if f.id not in old or old[f.id].file_sha256 != f.file_sha256]
     loaded = _load(fresh, skipped, report)
-    sources, chunks, reused = _assemble(files, loaded, previous, chunking)
+    sources, chunks, reused = _assemble(files, loaded, previous, chunking, report)
     if not chunks:
         folders = ", ".join(str(d) for d in settings.source_dirs)
         raise SourceError(f"no readable sources in {folders}; the index was not changed")
@@ -122,28 +122,31 @@ def _assemble(
     loaded: dict[str, Source],
     previous: Store | None,
     chunking: Chunking,
+    report: Progress,
 ) -> tuple[list[Source], list[Chunk], set[str]]:
     """Return the new generation's sources and chunks (sorted by source id), and the ids of
     the sources whose chunks are reused from the previous generation."""
     old = previous.sources if previous is not None else {}
     same_chunking = previous is not None and previous.manifest.chunking == chunking
     sources: list[Source] = []
-    chunks: list[Chunk] = []
-    reused: set[str] = set()
     for file in sorted(files, key=lambda f: f.id):
         if file.id in loaded:
-            source = loaded[file.id]
+            sources.append(loaded[file.id])
         elif file.id in old and old[file.id].file_sha256 == file.file_sha256:
-            source = replace(old[file.id], path=file.path)
-        else:
-            continue  # new or changed, and unreadable: skipped
-        sources.append(source)
-        if previous is not None and same_chunking and file.id not in loaded:
-            rows = previous.chunk_rows[source.id]
+            sources.append(replace(old[file.id], path=file.path))
+        # else: new or changed, and unreadable: skipped
+    reused = {s.id for s in sources if same_chunking and s.id not in loaded}
+    chunks: list[Chunk] = []
+    done, total = 0, len(sources) - len(reused)
+    report("chunking", done, total)
+    for source in sources:
+        if previous is not None and source.id in reused:
+            rows = previous.chunk_rows.get(source.id, range(0))
             chunks.extend(previous.chunks[rows.start : rows.stop])
-            reused.add(source.id)
         else:
             chunks.extend(chunk(source, chunking.sentences, chunking.overlap, chunking.max_chars))
+            done += 1
+            report("chunking", done, total)
     return sources, chunks, reused
 
 

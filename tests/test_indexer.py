@@ -186,7 +186,8 @@ def test_progress_reports_each_stage(settings: Settings, fake_embedder: FakeEmbe
         settings, fake_embedder, lambda stage, done, total: seen.append((stage, done, total))
     )
     stages = list(dict.fromkeys(stage for stage, _, _ in seen))
-    assert stages == ["scanning", "reading", "embedding", "writing"]
+    assert stages == ["scanning", "reading", "chunking", "embedding", "writing"]
+    assert ("chunking", 3, 3) in seen
     embedding = [(d, t) for s, d, t in seen if s == "embedding"]
     assert embedding[-1][0] == embedding[-1][1] > 0
     assert seen[-1] == ("writing", 1, 1)
