@@ -93,6 +93,7 @@ def hammer(url: str, questions: Sequence[str], clients: int, seconds: float) -> 
                         errors.append(response.status_code)
 
     threads = [threading.Thread(target=client, args=(n,)) for n in range(clients)]
+    load_before = os.getloadavg()[0]  # other work on the machine skews every figure
     began = time.monotonic()
     for thread in threads:
         thread.start()
@@ -113,6 +114,8 @@ def hammer(url: str, questions: Sequence[str], clients: int, seconds: float) -> 
         "mean_ms": round(statistics.fmean(latencies) * 1000, 1),
         "max_ms": round(max(latencies) * 1000, 1),
         "cpus": os.cpu_count(),
+        "load_1m_before": round(load_before, 2),
+        "load_1m_after": round(os.getloadavg()[0], 2),
     }
 
 
