@@ -351,5 +351,6 @@ def test_seed_question_is_answered_with_11000_from_the_real_model(
     history = [{"role": "user", "content": SEED_QUESTION}, {"role": "assistant", "content": ""}]
     follow = client.post("/ask", json={"question": "What about the drones?", "history": history})
     assert "Kursk" in follow.json()["query"]  # the standalone query actually searched
+    assert any("drones" in q["text"] for q in follow.json()["quotes"])
     off_topic = client.post("/ask", json={"question": "Who won the 2022 football World Cup?"})
     assert off_topic.json()["refused"] is True and off_topic.json()["quotes"] == []
