@@ -18,6 +18,7 @@ from rag.errors import IndexCorrupt, IndexMismatch, IndexMissing, RagError, Sour
 from rag.generations import (
     build_lock,
     clean_up,
+    current_generation,
     load_current,
     new_tmp_dir,
     next_generation,
@@ -56,6 +57,56 @@ def _quiet(stage: str, done: int, total: int) -> None:
     """Ignore progress."""
 
 
+class Indexer:
+    """Builds the generations of one index folder.
+
+    It keeps the generation it last built in memory, so that its next build (a watcher's, a
+    server's) need not read that generation back from disk, unless another process has
+    published a newer one meanwhile.
+    """
+
+    def __init__(self, settings: Settings, embedder: Embedder) -> None:
+        self.settings = settings
+        self.embedder = embedder
+        self.last: Store | None = None
+
+    def build(self, progress: Progress | None = None) -> BuildReport:
+        """Build and publish a new generation, re-reading and re-embedding only what changed.
+
+        Raises:
+            BuildInProgress: another build holds the index folder's lock.
+            SourceError: a source folder is missing, or no source is readable.
+            RagError: the new generation cannot be written (disk full, ...); the old one
+                stays live.
+        """
+        started = time.perf_counter()
+        index_dir = self.settings.index_dir
+        with build_lock(index_dir):
+            try:
+                report, self.last = _build(self, progress or _quiet, started)
+            except (OSError, sqlite3.Error) as exc:
+                raise RagError(
+                    f"could not write a new index generation in {index_dir}: {exc}"
+                ) from exc
+        return report
+
+    def previous(self) -> Store | None:
+        """Return the live generation to build on, or None to build everything afresh."""
+        last, embedder = self.last, self.embedder
+        if (
+            last is not None
+            and last.generation == current_generation(self.settings.index_dir)
+            and (last.model_id, last.dim) == (embedder.model_id, embedder.dim)
+        ):
+            return last
+        self.last = None
+        try:
+            return load_current(self.settings.index_dir, embedder)
+        except (IndexMissing, IndexMismatch, IndexCorrupt) as exc:
+            log.info("building every source afresh: %s", exc)
+            return None
+
+
 def build_index(
     settings: Settings, embedder: Embedder, progress: Progress | None = None
 ) -> BuildReport:
@@ -66,21 +117,15 @@ def build_index(
         SourceError: a source folder is missing, or no source is readable.
         RagError: the new generation cannot be written (disk full, ...); the old one stays live.
     """
-    started = time.perf_counter()
-    report = progress or _quiet
-    index_dir = settings.index_dir
-    with build_lock(index_dir):
-        try:
-            return _build(settings, embedder, report, started)
-        except (OSError, sqlite3.Error) as exc:
-            raise RagError(f"could not write a new index generation in {index_dir}: {exc}") from exc
+    return Indexer(settings, embedder).build(progress)
 
 
-def _build(settings: Settings, embedder: Embedder, report: Progress, started: float) -> BuildReport:
+def _build(indexer: Indexer, report: Progress, started: float) -> tuple[BuildReport, Store]:
+    settings, embedder = indexer.settings, indexer.embedder
     files, skipped = scan_sources(settings.source_dirs, settings.max_file_bytes)
     report("scanning", len(files), len(files))
+    previous = indexer.previous()
     chunking = Chunking(settings.chunk_sentences, settings.chunk_overlap, settings.chunk_max_chars)
-    previous = _previous(settings, embedder)
     old = previous.sources if previous else {}
     fresh = [f for f in files if f.id not in old or old[f.id].file_sha256 != f.file_sha256]
     loaded = _load(fresh, skipped, report)
@@ -114,7 +159,7 @@ def _build(settings: Settings, embedder: Embedder, report: Progress, started: fl
         chunks=len(chunks),
         embedded=vectors.embedded,
         seconds=time.perf_counter() - started,
-    )
+    ), store
 
 
 def _assemble(
@@ -148,15 +193,6 @@ def _assemble(
             done += 1
             report("chunking", done, total)
     return sources, chunks, reused
-
-
-def _previous(settings: Settings, embedder: Embedder) -> Store | None:
-    """Return the live generation to build on, or None to build everything afresh."""
-    try:
-        return load_current(settings.index_dir, embedder)
-    except (IndexMissing, IndexMismatch, IndexCorrupt) as exc:
-        log.info("building every source afresh: %s", exc)
-        return None
 
 
 def _load(

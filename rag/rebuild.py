@@ -12,7 +12,7 @@ from typing import Literal
 from rag.config import Settings
 from rag.embedding import Embedder
 from rag.errors import RagError
-from rag.indexer import BuildReport, build_index
+from rag.indexer import BuildReport, Indexer
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +47,7 @@ class Rebuilder:
         on_success: Callable[[BuildReport], None],
     ) -> None:
         self.settings = settings
-        self.embedder = embedder
+        self.indexer = Indexer(settings, embedder)  # keeps the last generation it built
         self.on_success = on_success
         self._lock = threading.Lock()
         self._status = RebuildStatus()
@@ -92,7 +92,7 @@ class Rebuilder:
         report: BuildReport | None = None
         error: str | None = None
         try:
-            report = build_index(self.settings, self.embedder, self._progress)
+            report = self.indexer.build(self._progress)
             self.on_success(report)
         except Exception as exc:  # a bug too must end as "failed", never stay "running"
             if not isinstance(exc, RagError):

@@ -11,7 +11,7 @@ from rag.config import Settings
 from rag.embedding import Embedder
 from rag.errors import BuildInProgress, SourceError
 from rag.generations import build_lock, current_generation, load_current
-from rag.indexer import build_index
+from rag.indexer import Indexer, build_index
 from tests.fakes import FakeEmbedder
 
 DOCS = {
@@ -203,3 +203,24 @@ def test_real_model_build_answers_from_its_sources(
     vector = real_embedder.embed(["Which sea does the Danube end in?"])[0]
     best = store.chunks[store.search_dense(vector, 1)[0][0]]
     assert best.source_id == "danube.txt"
+
+
+def test_an_indexer_builds_on_the_generation_it_holds(
+    settings: Settings, fake_embedder: FakeEmbedder
+) -> None:
+    indexer = Indexer(settings, fake_embedder)
+    indexer.build()
+    held = indexer.last
+    assert held is not None and indexer.previous() is held  # not read back from disk
+    (settings.source_dirs[0] / "danube.txt").write_text(DOCS["danube.txt"] + " It freezes.")
+    report = indexer.build()
+    assert (report.generation, report.changed, report.unchanged) == (2, 1, 2)
+    built, on_disk = indexer.last, load_current(settings.index_dir, fake_embedder)
+    assert built is not None and built is not held
+    assert built.chunks == on_disk.chunks and built.sources == on_disk.sources
+    rows = list(range(len(built.chunks)))
+    assert (built.chunk_vectors(rows) == on_disk.chunk_vectors(rows)).all()
+    assert built.search_keyword("freezes", 3) == on_disk.search_keyword("freezes", 3)
+    build_index(settings, fake_embedder)  # another process publishes generation 3
+    previous = indexer.previous()
+    assert previous is not None and previous is not built and previous.generation == 3
