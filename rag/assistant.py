@@ -52,13 +52,10 @@ class Assistant:
             max_quotes=settings.max_quotes,
             other_source_ratio=OTHER_SOURCE_RATIO,
         )
-        self.problems: list[str] = []
         self._loaded: _Loaded | None = None
+        self._error: RagError | None = None  # why the last load failed, if it did
         self._lock = threading.Lock()
-        try:
-            self.reload()
-        except IndexMissing:
-            log.info("no index yet in %s", settings.index_dir)
+        self.reload()
 
     @property
     def ready(self) -> bool:
@@ -75,27 +72,36 @@ class Assistant:
         """The loaded store; raise IndexMissing if none."""
         return self._current().store
 
+    @property
+    def problems(self) -> list[str]:
+        """What is wrong with the index on disk, if anything (a refused generation, ...)."""
+        found = list(self._loaded.store.problems) if self._loaded else []
+        if self._error is not None and not isinstance(self._error, IndexMissing):
+            found.append(str(self._error))
+        return found
+
     def _current(self) -> _Loaded:
         loaded = self._loaded
         if loaded is None:
-            raise IndexMissing("no index is loaded yet: run `rag index` or wait for the build")
+            raise self._error or IndexMissing("no index is loaded yet: run `rag index`")
         return loaded
 
     def reload(self) -> bool:
-        """Load the current generation if it is newer than the loaded one."""
+        """Load the current generation if it is newer; return whether one was swapped in.
+
+        A generation that cannot be loaded is recorded in `problems`; the one already loaded
+        keeps serving, and with none loaded `ask` raises that error.
+        """
         with self._lock:
             if self._loaded and current_generation(self.settings.index_dir) == self.generation:
                 return False
             try:
                 store = load_current(self.settings.index_dir, self.embedder)
-            except IndexMissing:
-                raise
             except RagError as exc:
-                self.problems.append(str(exc))
-                log.error("index not loaded: %s", exc)
-                if self._loaded is None:
-                    raise
+                self._error = exc
+                log.warning("index not loaded: %s", exc)
                 return False
+            self._error = None
             if self._loaded and store.generation == self.generation:
                 return False
             lexicon = Lexicon(f"{store.sources[c.source_id].title} {c.text}" for c in store.chunks)

@@ -130,8 +130,11 @@ def test_an_index_of_another_model_is_refused_clearly(
 ) -> None:
     settings = Settings(source_dirs=(SEEDS,), index_dir=tmp_path / "index")
     build_index(settings, FakeEmbedder())
+    assistant = Assistant(settings, real_embedder)
+    assert not assistant.ready
+    assert any("fake/bag-of-words" in p for p in assistant.problems)
     with pytest.raises(IndexMismatch, match="fake/bag-of-words"):
-        Assistant(settings, real_embedder)
+        assistant.ask(TROOPS)
 
 
 def test_no_index_yet_is_reported(tmp_path: Path) -> None:
