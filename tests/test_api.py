@@ -332,7 +332,10 @@ def test_openapi_documents_the_routes(client: TestClient) -> None:
     assert {"/ask", "/search", "/sources", "/sources/{source_id}", "/index", "/health"} <= set(
         paths
     )
-    assert "swagger-ui" in client.get("/docs").text
+    page = client.get("/docs").text
+    assert "swagger-ui" in page and "cdn." not in page  # served offline, from this app
+    script = client.get("/docs-assets/swagger-ui-bundle.js")
+    assert script.status_code == 200 and len(script.content) > 100_000
 
 
 @pytest.mark.model

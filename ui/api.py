@@ -6,6 +6,7 @@ import hmac
 from collections import Counter
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
+from importlib.resources import files
 
 from fastapi import (
     APIRouter,
@@ -21,6 +22,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.security import APIKeyHeader
+from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 
 from rag.assistant import Assistant
@@ -49,6 +51,9 @@ _RAG_ERRORS: tuple[tuple[type[RagError], int, str], ...] = (
     (BuildInProgress, 409, "a rebuild is already running"),
     (SourceError, 503, "a source folder is missing or unreadable"),
 )
+
+
+DOCS_ASSETS = "/docs-assets"
 
 
 def create_app(
@@ -92,9 +97,18 @@ def create_app(
     def openapi() -> JSONResponse:
         return JSONResponse(app.openapi())
 
+    # Swagger UI's assets come from the fastapi-offline package: no CDN, so /docs works offline.
+    app.mount(DOCS_ASSETS, StaticFiles(directory=str(files("fastapi_offline") / "static")))
+
     @guarded.get("/docs", include_in_schema=False)
     def docs() -> HTMLResponse:
-        return get_swagger_ui_html(openapi_url="/openapi.json", title="rag API")
+        return get_swagger_ui_html(
+            openapi_url="/openapi.json",
+            title="rag API",
+            swagger_js_url=f"{DOCS_ASSETS}/swagger-ui-bundle.js",
+            swagger_css_url=f"{DOCS_ASSETS}/swagger-ui.css",
+            swagger_favicon_url=f"{DOCS_ASSETS}/favicon.png",
+        )
 
     @guarded.post("/ask", response_model=m.AskResponse)
     def ask(body: m.AskRequest) -> m.AskResponse:
