@@ -112,6 +112,7 @@ def main() -> None:
         FakeEmbedder(dim=384) if args.embedder == "fake" else SentenceTransformerEmbedder()
     )
     steps: dict[str, dict[str, object]] = {}
+    load_before = os.getloadavg()[0]  # other jobs share the machine: say how busy it was
     full, report, stages = timed(Indexer(settings, embedder))
     steps["full build"] = {"seconds": full, "embedded": report.embedded, "stages": stages}
     rss_after_full = peak_rss_mib()
@@ -162,6 +163,7 @@ def main() -> None:
         "chunks": len(store.chunks),
         "sentences": len(store.sentences),
         "cpus": os.cpu_count(),
+        "load_1min_before_and_after": [load_before, os.getloadavg()[0]],
         "steps": steps,
         "load_seconds": load_seconds,
         "peak_rss_mib_after_full_build": rss_after_full,
