@@ -22,6 +22,14 @@ SEEDS = REPO / "seeds"
 SHARED = REPO.parent / "shared"
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--update-screenshot",
+        action="store_true",
+        help="write the browser test's screenshot to docs/screenshot-chat.png",
+    )
+
+
 @pytest.fixture
 def fake_embedder() -> FakeEmbedder:
     return FakeEmbedder()

@@ -84,7 +84,11 @@ def server_url(tmp_path: Path, seed_dir: Path, real_embedder: Embedder) -> Itera
     thread.join(timeout=15)
 
 
-def test_ask_cite_upload_rebuild_in_a_real_browser(server_url: str, tmp_path: Path) -> None:
+def test_ask_cite_upload_rebuild_in_a_real_browser(
+    server_url: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    # docs/ keeps the published screenshot; `pytest --update-screenshot` replaces it.
+    shot = SCREENSHOT if request.config.getoption("--update-screenshot") else tmp_path / "chat.png"
     upload = tmp_path / "Port Ellery.txt"
     upload.write_text(UPLOAD_TEXT)
     with sync_playwright() as playwright:
@@ -113,8 +117,8 @@ def test_ask_cite_upload_rebuild_in_a_real_browser(server_url: str, tmp_path: Pa
         expect(page.locator("#passage")).to_contain_text("000_5e08608e18cd2d5e.txt")
         page.locator("#whole-source").get_by_text("Whole source").click()
         expect(page.locator("#full-source mark")).to_contain_text("11,000")
-        SCREENSHOT.parent.mkdir(exist_ok=True)
-        page.screenshot(path=str(SCREENSHOT), full_page=True)
+        page.screenshot(path=str(shot), full_page=True)
+        assert shot.stat().st_size > 10_000
 
         page.locator("#upload input[type=file]").set_input_files(str(upload))
         expect(page.locator("#rebuild-report")).to_contain_text("Generation 2", timeout=120_000)
