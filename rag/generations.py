@@ -140,15 +140,19 @@ def publish(tmp_dir: Path, index_dir: Path, generation: int) -> Path:
     return target
 
 
-def clean_up(index_dir: Path, keep: int) -> list[Path]:
+def clean_up(index_dir: Path, keep: int, base: int = 0) -> list[Path]:
     """Remove unpublished folders and all but the `keep` newest generations up to CURRENT.
 
     Call it only while holding the build lock.
+
+    Args:
+        base: the generation the new one was built from, kept too: it loaded fine, while a
+            newer one between them may be the damaged one it was chosen over.
     """
     current = current_generation(index_dir)
     present = _generations(index_dir)
     # Without a readable CURRENT nothing is known to be live: keep every generation.
-    kept = set([g for g in present if g <= current][-keep:] if current else present)
+    kept = set([g for g in present if g <= current][-keep:] if current else present) | {base}
     removed = [
         path
         for path in index_dir.iterdir()

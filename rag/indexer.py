@@ -144,7 +144,7 @@ def _build(indexer: Indexer, report: Progress, started: float) -> tuple[BuildRep
     header = Manifest(generation, embedder.model_id, embedder.dim, chunking, stemmer_language(),
                       datetime.now(UTC).isoformat(timespec="seconds"))  # fmt: skip
     store = Store.build(header, sources, chunks, chunk_vectors, sentence_vectors, previous)
-    _write(store, settings, generation)
+    _write(store, settings, generation, previous.generation if previous else 0)
     report("writing", 1, 1)
     added = sum(1 for s in sources if s.id not in old)
     unchanged = sum(1 for s in sources if s.id in old and s.file_sha256 == old[s.id].file_sha256)
@@ -210,7 +210,7 @@ def _load(
     return loaded
 
 
-def _write(store: Store, settings: Settings, generation: int) -> None:
+def _write(store: Store, settings: Settings, generation: int, base: int) -> None:
     """Save into a private folder and publish it; never leave a half-written folder behind."""
     tmp = new_tmp_dir(settings.index_dir)
     try:
@@ -219,4 +219,4 @@ def _write(store: Store, settings: Settings, generation: int) -> None:
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)  # already renamed away when publish got far
         raise
-    clean_up(settings.index_dir, settings.keep_generations)
+    clean_up(settings.index_dir, settings.keep_generations, base)

@@ -178,6 +178,24 @@ def test_a_damaged_live_generation_is_refused_and_the_last_good_one_serves(
     assert load_current(settings.index_dir, embedder).problems == ()
 
 
+def test_a_rebuild_over_a_damaged_generation_keeps_the_good_one(
+    tmp_path: Path, sources: Path
+) -> None:
+    settings = settings_for(sources, tmp_path / "index")
+    embedder = FakeEmbedder()
+    for _ in range(2):
+        build_index(settings, embedder)
+    damaged = generation_dir(settings.index_dir, 2) / "sentences.npy"
+    damaged.write_bytes(damaged.read_bytes()[:-8])
+    report = build_index(settings, embedder)  # builds on generation 1, the last good one
+    assert (report.generation, report.unchanged, report.embedded) == (3, 5, 0)
+    names = sorted(p.name for p in settings.index_dir.glob("gen-*"))
+    assert names == ["gen-000001", "gen-000002", "gen-000003"]
+    build_index(settings, embedder)
+    names = sorted(p.name for p in settings.index_dir.glob("gen-*"))
+    assert names == ["gen-000003", "gen-000004"]
+
+
 def test_no_good_generation_raises_and_the_next_build_repairs(
     tmp_path: Path, sources: Path
 ) -> None:
