@@ -17,8 +17,15 @@ CACHE_FILE = "embeddings.sqlite"
 _BATCH = 500  # keys per SELECT: well under SQLite's bound-parameter limit
 
 
+_DAMAGED = frozenset({"SQLITE_CORRUPT", "SQLITE_NOTADB"})  # not: disk full, locked, ...
+
+
 def _check(blob: bytes) -> bytes:
     return hashlib.blake2b(blob, digest_size=8).digest()
+
+
+def _damaged(exc: sqlite3.DatabaseError) -> bool:
+    return getattr(exc, "sqlite_errorname", "") in _DAMAGED
 
 
 class EmbeddingCache:
@@ -32,10 +39,17 @@ class EmbeddingCache:
         try:
             self._db = self._open()
         except sqlite3.DatabaseError as exc:
-            # A damaged cache only costs re-embedding: start a fresh one.
-            log.warning("embedding cache %s unusable (%s): starting afresh", self.path, exc)
-            self.path.unlink(missing_ok=True)
-            self._db = self._open()
+            if not _damaged(exc):
+                raise
+            self._db = self._reset(None, exc)
+
+    def _reset(self, db: sqlite3.Connection | None, exc: Exception) -> sqlite3.Connection:
+        """Replace a damaged cache with an empty one: it only costs re-embedding."""
+        log.warning("embedding cache %s is damaged (%s): starting afresh", self.path, exc)
+        if db is not None:
+            db.close()
+        self.path.unlink(missing_ok=True)
+        return self._open()
 
     def _open(self) -> sqlite3.Connection:
         db = sqlite3.connect(self.path, isolation_level=None)
@@ -51,6 +65,15 @@ class EmbeddingCache:
 
     def get_many(self, keys: Sequence[bytes]) -> dict[bytes, NDArray[np.float32]]:
         """Return the cached vectors of those keys that are present and intact."""
+        try:
+            return self._get_many(keys)
+        except sqlite3.DatabaseError as exc:
+            if not _damaged(exc):
+                raise
+            self._db = self._reset(self._db, exc)
+            return {}
+
+    def _get_many(self, keys: Sequence[bytes]) -> dict[bytes, NDArray[np.float32]]:
         found: dict[bytes, NDArray[np.float32]] = {}
         for start in range(0, len(keys), _BATCH):
             batch = keys[start : start + _BATCH]
@@ -69,6 +92,15 @@ class EmbeddingCache:
         for key, vector in zip(keys, vectors, strict=True):
             blob = np.ascontiguousarray(vector, dtype=np.float32).tobytes()
             rows.append((key, blob, _check(blob)))
+        try:
+            self._insert(rows)
+        except sqlite3.DatabaseError as exc:
+            if not _damaged(exc):
+                raise
+            self._db = self._reset(self._db, exc)
+            self._insert(rows)
+
+    def _insert(self, rows: list[tuple[bytes, bytes, bytes]]) -> None:
         with self._db:
             self._db.execute("BEGIN")
             self._db.executemany("INSERT OR REPLACE INTO vectors VALUES (?, ?, ?)", rows)

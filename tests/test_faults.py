@@ -213,6 +213,29 @@ def test_no_good_generation_raises_and_the_next_build_repairs(
     assert load_current(settings.index_dir, embedder).problems == ()
 
 
+@pytest.mark.parametrize("damage", ["header", "pages"])
+def test_a_damaged_embedding_cache_costs_only_re_embedding(
+    tmp_path: Path, sources: Path, damage: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    settings = settings_for(sources, tmp_path / "index")
+    first = build_index(settings, FakeEmbedder())
+    cache = settings.index_dir / "cache" / "embeddings.sqlite"
+    data = bytearray(cache.read_bytes())
+    if damage == "header":
+        data[:100] = b"not a database".ljust(100, b"!")
+    else:  # every page but the first: the file opens, its B-trees are garbage
+        data[4096:] = bytes((i * 7) % 251 for i in range(len(data) - 4096))
+    cache.write_bytes(bytes(data))
+    (sources / CORPUS[0].name).unlink()  # a change, so that the cache is consulted
+    (sources / "new.txt").write_text("New\n\nA new article about owls.")
+    embedder = FakeEmbedder()
+    report = build_index(settings, embedder)
+    assert (report.generation, report.embedded) == (2, embedder.texts_embedded)
+    assert 0 < report.embedded < first.embedded
+    assert "embeddings.sqlite is damaged" in caplog.text
+    assert build_index(settings, embedder).embedded == 0  # the fresh cache works
+
+
 def test_a_missing_or_garbled_pointer(tmp_path: Path, sources: Path) -> None:
     index = tmp_path / "index"
     with pytest.raises(IndexMissing, match="rag index"):
