@@ -10,9 +10,14 @@ import sys
 from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from rag.config import Settings
 from rag.runtime import configure_runtime
+
+if TYPE_CHECKING:
+    from rag.indexer import BuildReport, Indexer
+    from rag.types import Answer
 
 EXIT_ERROR = 2
 
@@ -73,9 +78,7 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _settings(args: argparse.Namespace) -> Any:
-    from rag.config import Settings
-
+def _settings(args: argparse.Namespace) -> Settings:
     base = Settings.from_env(os.environ).model_dump()
     names = ("source_dirs", "index_dir", "top_k", "host", "port", "watch")
     overrides = {n: getattr(args, n) for n in names if getattr(args, n, None) not in (None, [])}
@@ -99,42 +102,38 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_ERROR
 
 
-def _index(args: argparse.Namespace, settings: Any) -> int:
-    from rag.embedding import SentenceTransformerEmbedder
-    from rag.indexer import build_index
-
-    embedder = SentenceTransformerEmbedder(settings.embed_batch_size)
-    bar = BarProgress()
-    report = build_index(settings, embedder, bar)
-    bar.close()
-    for skipped in report.skipped:
-        print(f"skipped {skipped.path}: {skipped.reason}", file=sys.stderr)
-    print(
+def _report(report: BuildReport) -> str:
+    return (
         f"generation {report.generation}: {report.sources} sources, {report.chunks} chunks "
         f"({report.added} added, {report.changed} changed, {report.removed} removed, "
         f"{report.unchanged} unchanged; {report.embedded} texts embedded) "
         f"in {report.seconds:.1f} s"
     )
-    if args.watch:
-        return _watch(settings, embedder)
-    return 0
 
 
-def _watch(settings: Any, embedder: Any) -> int:
+def _index(args: argparse.Namespace, settings: Settings) -> int:
+    from rag.embedding import SentenceTransformerEmbedder
+    from rag.indexer import Indexer
+
+    indexer = Indexer(settings, SentenceTransformerEmbedder(settings.embed_batch_size))
+    bar = BarProgress()
+    report = indexer.build(bar)
+    bar.close()
+    for skipped in report.skipped:
+        print(f"skipped {skipped.path}: {skipped.reason}", file=sys.stderr)
+    print(_report(report), flush=True)
+    return _watch(settings, indexer) if args.watch else 0
+
+
+def _watch(settings: Settings, indexer: Indexer) -> int:
     import time
 
     from rag.errors import RagError
-    from rag.indexer import build_index
     from rag.watch import watch_sources
 
     def rebuild() -> None:
         try:
-            report = build_index(settings, embedder)
-            print(
-                f"generation {report.generation}: {report.added} added, {report.changed} "
-                f"changed, {report.removed} removed in {report.seconds:.1f} s",
-                flush=True,
-            )
+            print(_report(indexer.build()), flush=True)  # the held generation saves a reload
         except RagError as exc:
             print(f"rag: rebuild failed: {exc}", file=sys.stderr, flush=True)
 
@@ -148,7 +147,7 @@ def _watch(settings: Any, embedder: Any) -> int:
     return 0
 
 
-def _answer_json(answer: Any) -> dict[str, Any]:
+def _answer_json(answer: Answer) -> dict[str, object]:
     return {
         "question": answer.question,
         "answer": answer.text,
@@ -160,7 +159,7 @@ def _answer_json(answer: Any) -> dict[str, Any]:
     }
 
 
-def _ask(args: argparse.Namespace, settings: Any) -> int:
+def _ask(args: argparse.Namespace, settings: Settings) -> int:
     from rag.assistant import Assistant
     from rag.embedding import SentenceTransformerEmbedder
 
@@ -175,14 +174,14 @@ def _ask(args: argparse.Namespace, settings: Any) -> int:
     return 0
 
 
-def _serve(args: argparse.Namespace, settings: Any) -> int:
+def _serve(args: argparse.Namespace, settings: Settings) -> int:
     # The one place the library reaches its faces: imported late so `rag index` stays light.
     server = importlib.import_module("ui.server")
     server.serve(settings)
     return 0
 
 
-def _eval(args: argparse.Namespace, settings: Any) -> int:
+def _eval(args: argparse.Namespace, settings: Settings) -> int:
     from rag.assistant import Assistant
     from rag.embedding import SentenceTransformerEmbedder
     from rag.evaluation import evaluate
@@ -206,7 +205,7 @@ def _eval(args: argparse.Namespace, settings: Any) -> int:
     return 0
 
 
-def _train(args: argparse.Namespace, settings: Any) -> int:
+def _train(args: argparse.Namespace, settings: Settings) -> int:
     from rag.embedding import SentenceTransformerEmbedder
     from rag.reader import DEFAULT_MODEL
     from rag.training import train_reader
