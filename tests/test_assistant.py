@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
@@ -82,10 +81,9 @@ def test_follow_up_uses_the_conversation(seed_assistant: Assistant) -> None:
 
 @pytest.mark.model
 def test_rebuild_after_adding_a_file_answers_from_it(
-    tmp_path: Path, real_embedder: SentenceTransformerEmbedder
+    tmp_path: Path, seed_dir: Path, real_embedder: SentenceTransformerEmbedder
 ) -> None:
-    sources = tmp_path / "sources"
-    shutil.copytree(SEEDS, sources)
+    sources = seed_dir
     settings = Settings(source_dirs=(sources,), index_dir=tmp_path / "index")
     build_index(settings, real_embedder)
     assistant = Assistant(settings, real_embedder)
@@ -110,10 +108,9 @@ def test_rebuild_after_adding_a_file_answers_from_it(
 
 @pytest.mark.model
 def test_broken_files_are_skipped_and_the_rest_answer(
-    tmp_path: Path, real_embedder: SentenceTransformerEmbedder
+    tmp_path: Path, seed_dir: Path, real_embedder: SentenceTransformerEmbedder
 ) -> None:
-    sources = tmp_path / "sources"
-    shutil.copytree(SEEDS, sources)
+    sources = seed_dir
     (sources / "binary.txt").write_bytes(b"\x00\x01\x02\xff" * 100)
     (sources / "broken.pdf").write_bytes(b"%PDF-1.4 this is not a pdf")
     settings = Settings(source_dirs=(sources,), index_dir=tmp_path / "index")
