@@ -1,6 +1,6 @@
 """Time each step of answering, per question, on an evaluation set's cached index.
 
-    .venv/bin/python bench/bench_answer.py [../shared/eval/squad2] [--index-dir DIR]
+    .venv/bin/python bench/bench_answer.py [../shared/eval/squad2] [--embedder onnx|torch]
 
 Run `rag eval DATASET` once first: it builds the index this reads (.cache/eval/<set>).
 Prints the median and p95 of each step in milliseconds, and the whole `Assistant.ask`.
@@ -23,16 +23,19 @@ from rag.config import Settings  # noqa: E402
 from rag.embedding import SentenceTransformerEmbedder  # noqa: E402
 from rag.evaluation import load_questions  # noqa: E402
 from rag.grounding import answer  # noqa: E402
+from rag.onnx_embedding import load_embedder  # noqa: E402
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("dataset", type=Path, nargs="?", default=Path("../shared/eval/squad2"))
     parser.add_argument("--index-dir", type=Path)
+    parser.add_argument("--embedder", choices=("onnx", "torch"), default="onnx")
     args = parser.parse_args()
     index_dir = args.index_dir or Path(".cache/eval") / args.dataset.resolve().name
     settings = Settings(source_dirs=(args.dataset / "corpus",), index_dir=index_dir)
-    assistant = Assistant(settings, SentenceTransformerEmbedder())
+    embedder = load_embedder(settings) if args.embedder == "onnx" else SentenceTransformerEmbedder()
+    assistant = Assistant(settings, embedder)
     store = assistant.store
     loaded = assistant._current()
     steps: dict[str, list[float]] = {}
@@ -68,7 +71,8 @@ def main() -> None:
         }
         for name, v in steps.items()
     }
-    print(json.dumps({"dataset": args.dataset.name, "chunks": len(store.chunks), **report}))
+    head = {"dataset": args.dataset.name, "embedder": args.embedder, "chunks": len(store.chunks)}
+    print(json.dumps({**head, **report}))
 
 
 if __name__ == "__main__":

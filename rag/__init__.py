@@ -27,6 +27,8 @@ _EXPORTS = {
     "configure_runtime": "rag.runtime",
     "Embedder": "rag.embedding",
     "SentenceTransformerEmbedder": "rag.embedding",
+    "OnnxEmbedder": "rag.onnx_embedding",
+    "load_embedder": "rag.onnx_embedding",
     "Assistant": "rag.assistant",
     "REFUSAL": "rag.grounding",
     "build_index": "rag.indexer",

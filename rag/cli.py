@@ -112,10 +112,10 @@ def _report(report: BuildReport) -> str:
 
 
 def _index(args: argparse.Namespace, settings: Settings) -> int:
-    from rag.embedding import SentenceTransformerEmbedder
     from rag.indexer import Indexer
+    from rag.onnx_embedding import load_embedder
 
-    indexer = Indexer(settings, SentenceTransformerEmbedder(settings.embed_batch_size))
+    indexer = Indexer(settings, load_embedder(settings))
     bar = BarProgress()
     report = indexer.build(bar)
     bar.close()
@@ -161,9 +161,9 @@ def _answer_json(answer: Answer) -> dict[str, object]:
 
 def _ask(args: argparse.Namespace, settings: Settings) -> int:
     from rag.assistant import Assistant
-    from rag.embedding import SentenceTransformerEmbedder
+    from rag.onnx_embedding import load_embedder
 
-    assistant = Assistant(settings, SentenceTransformerEmbedder())
+    assistant = Assistant(settings, load_embedder(settings))
     answer = assistant.ask(args.question, top_k=args.top_k)
     if args.json:
         print(json.dumps(_answer_json(answer), ensure_ascii=False))
@@ -183,16 +183,16 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
 
 def _eval(args: argparse.Namespace, settings: Settings) -> int:
     from rag.assistant import Assistant
-    from rag.embedding import SentenceTransformerEmbedder
     from rag.evaluation import evaluate
     from rag.indexer import build_index
+    from rag.onnx_embedding import load_embedder
 
     dataset = args.dataset_dir
     index_dir = args.index_dir or Path(".cache/eval") / dataset.resolve().name
     settings = settings.model_copy(
         update={"source_dirs": (dataset / "corpus",), "index_dir": index_dir}
     )
-    embedder = SentenceTransformerEmbedder(settings.embed_batch_size)
+    embedder = load_embedder(settings)
     bar = BarProgress(enabled=not args.json or sys.stderr.isatty())
     build_index(settings, embedder, bar)
     metrics = evaluate(dataset, Assistant(settings, embedder), bar)
@@ -206,12 +206,12 @@ def _eval(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _train(args: argparse.Namespace, settings: Settings) -> int:
-    from rag.embedding import SentenceTransformerEmbedder
+    from rag.onnx_embedding import load_embedder
     from rag.reader import DEFAULT_MODEL
     from rag.training import train_reader
 
     bar = BarProgress()
-    model, report = train_reader(args.train_dir, args.work_dir, SentenceTransformerEmbedder(), bar)
+    model, report = train_reader(args.train_dir, args.work_dir, load_embedder(settings), bar)
     bar.close()
     out = args.out or DEFAULT_MODEL
     model.save(out)

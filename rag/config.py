@@ -20,6 +20,9 @@ class Settings(BaseModel):
         default=(Path("seeds"),), description="Folders of sources; uploads go to the first."
     )
     index_dir: Path = Field(default=Path("index"), description="Where index generations live.")
+    model_cache_dir: Path = Field(
+        default=Path(".cache/models"), description="Where the ONNX export of the model is kept."
+    )
     max_file_bytes: int = Field(default=50_000_000, gt=0, description="Larger files are skipped.")
     chunk_sentences: int = Field(default=3, ge=1, description="Sentences per chunk.")
     chunk_overlap: int = Field(default=1, ge=0, description="Sentences shared by neighbours.")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -14,7 +13,7 @@ configure_runtime()
 
 from rag.assistant import Assistant  # noqa: E402
 from rag.config import Settings  # noqa: E402
-from rag.embedding import SentenceTransformerEmbedder  # noqa: E402
+from rag.onnx_embedding import OnnxEmbedder  # noqa: E402
 from tests.fakes import FakeEmbedder  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
@@ -36,8 +35,9 @@ def fake_embedder() -> FakeEmbedder:
 
 
 @pytest.fixture(scope="session")
-def real_embedder() -> Iterator[SentenceTransformerEmbedder]:
-    yield SentenceTransformerEmbedder()
+def real_embedder() -> OnnxEmbedder:
+    """The product's embedder; its ONNX export is cached in .cache/models across runs."""
+    return OnnxEmbedder(REPO / ".cache" / "models")
 
 
 @pytest.fixture
@@ -50,7 +50,7 @@ def seed_dir(tmp_path: Path) -> Path:
 
 @pytest.fixture(scope="session")
 def seed_settings(
-    tmp_path_factory: pytest.TempPathFactory, real_embedder: SentenceTransformerEmbedder
+    tmp_path_factory: pytest.TempPathFactory, real_embedder: OnnxEmbedder
 ) -> Settings:
     """Settings of an index of the real seeds, built once with the real model."""
     from rag.indexer import build_index
@@ -64,8 +64,6 @@ def seed_settings(
 
 
 @pytest.fixture(scope="session")
-def seed_assistant(
-    seed_settings: Settings, real_embedder: SentenceTransformerEmbedder
-) -> Assistant:
+def seed_assistant(seed_settings: Settings, real_embedder: OnnxEmbedder) -> Assistant:
     """The real assistant over the real seeds (read-only: do not add sources to it)."""
     return Assistant(seed_settings, real_embedder)

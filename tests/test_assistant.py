@@ -8,10 +8,10 @@ import pytest
 
 from rag.assistant import Assistant
 from rag.config import Settings
-from rag.embedding import SentenceTransformerEmbedder
 from rag.errors import IndexMismatch, IndexMissing
 from rag.grounding import REFUSAL
 from rag.indexer import build_index
+from rag.onnx_embedding import OnnxEmbedder
 from rag.types import Answer, Turn
 from tests.conftest import SEEDS
 from tests.fakes import FakeEmbedder
@@ -81,7 +81,7 @@ def test_follow_up_uses_the_conversation(seed_assistant: Assistant) -> None:
 
 @pytest.mark.model
 def test_rebuild_after_adding_a_file_answers_from_it(
-    tmp_path: Path, seed_dir: Path, real_embedder: SentenceTransformerEmbedder
+    tmp_path: Path, seed_dir: Path, real_embedder: OnnxEmbedder
 ) -> None:
     sources = seed_dir
     settings = Settings(source_dirs=(sources,), index_dir=tmp_path / "index")
@@ -108,7 +108,7 @@ def test_rebuild_after_adding_a_file_answers_from_it(
 
 @pytest.mark.model
 def test_broken_files_are_skipped_and_the_rest_answer(
-    tmp_path: Path, seed_dir: Path, real_embedder: SentenceTransformerEmbedder
+    tmp_path: Path, seed_dir: Path, real_embedder: OnnxEmbedder
 ) -> None:
     sources = seed_dir
     (sources / "binary.txt").write_bytes(b"\x00\x01\x02\xff" * 100)
@@ -123,7 +123,7 @@ def test_broken_files_are_skipped_and_the_rest_answer(
 
 @pytest.mark.model
 def test_an_index_of_another_model_is_refused_clearly(
-    tmp_path: Path, real_embedder: SentenceTransformerEmbedder
+    tmp_path: Path, real_embedder: OnnxEmbedder
 ) -> None:
     settings = Settings(source_dirs=(SEEDS,), index_dir=tmp_path / "index")
     build_index(settings, FakeEmbedder())

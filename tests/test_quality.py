@@ -15,9 +15,9 @@ import pytest
 
 from rag.assistant import Assistant
 from rag.config import Settings
-from rag.embedding import SentenceTransformerEmbedder
 from rag.evaluation import evaluate
 from rag.indexer import build_index
+from rag.onnx_embedding import OnnxEmbedder
 from tests.conftest import SHARED
 
 SQUAD = SHARED / "eval" / "squad2"
@@ -31,7 +31,7 @@ OFF_TOPIC = [
 
 @pytest.fixture(scope="module")
 def article(
-    tmp_path_factory: pytest.TempPathFactory, real_embedder: SentenceTransformerEmbedder
+    tmp_path_factory: pytest.TempPathFactory, real_embedder: OnnxEmbedder
 ) -> tuple[Path, Assistant]:
     """One article's documents and questions as a small evaluation set, indexed."""
     root = tmp_path_factory.mktemp("squad-article")

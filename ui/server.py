@@ -90,7 +90,7 @@ def serve(settings: Settings) -> None:
     configure_runtime()
     import uvicorn
 
-    from rag.embedding import SentenceTransformerEmbedder
+    from rag.onnx_embedding import load_embedder
 
-    app = create_server(settings, SentenceTransformerEmbedder(settings.embed_batch_size))
+    app = create_server(settings, load_embedder(settings))
     uvicorn.run(app, host=settings.host, port=settings.port, log_level="info")
