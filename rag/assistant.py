@@ -10,6 +10,7 @@ from dataclasses import dataclass, replace
 from rag.config import Settings
 from rag.embedding import Embedder
 from rag.errors import IndexMissing, RagError
+from rag.features import store_lexicon
 from rag.followup import names, standalone_query
 from rag.generations import current_generation, load_current
 from rag.grounding import Policy, answer
@@ -104,7 +105,7 @@ class Assistant:
             self._error = None
             if self._loaded and store.generation == self.generation:
                 return False
-            lexicon = Lexicon(f"{store.sources[c.source_id].title} {c.text}" for c in store.chunks)
+            lexicon = store_lexicon(store)
             self._loaded = _Loaded(store, Retriever(store, self.embedder), lexicon)
             log.info("serving index generation %d", store.generation)
             return True

@@ -84,6 +84,11 @@ def candidates(hits: Sequence[Hit], store: Store) -> list[Candidate]:
     return found
 
 
+def store_lexicon(store: Store) -> Lexicon:
+    """Return the term statistics of a store's chunks, each read with its source's title."""
+    return Lexicon(f"{store.sources[c.source_id].title} {c.text}" for c in store.chunks)
+
+
 def _coverage(weights: dict[str, float], terms: set[str]) -> float:
     total = sum(weights.values())
     return sum(w for t, w in weights.items() if t in terms) / total if total else 0.0

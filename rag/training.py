@@ -21,6 +21,7 @@ from rag.features import (
     candidates,
     question_features,
     sentence_features,
+    store_lexicon,
 )
 from rag.followup import names
 from rag.generations import load_current
@@ -121,7 +122,7 @@ def collect(
 ) -> _Tables:
     """Read every question three ways: as asked, without its paragraph, with a name swapped."""
     store = load_current(settings.index_dir, embedder)
-    lexicon = Lexicon(f"{store.sources[c.source_id].title} {c.text}" for c in store.chunks)
+    lexicon = store_lexicon(store)
     retriever = Retriever(store, embedder)
     rng = random.Random(SEED)
     pools: dict[str, list[str]] = {}
