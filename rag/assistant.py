@@ -84,7 +84,9 @@ class Assistant:
     def _current(self) -> _Loaded:
         loaded = self._loaded
         if loaded is None:
-            raise self._error or IndexMissing("no index is loaded yet: run `rag index`")
+            error = self._error or IndexMissing("no index is loaded yet: run `rag index`")
+            # a fresh exception each time: re-raising one object would grow its traceback
+            raise type(error)(str(error))
         return loaded
 
     def reload(self) -> bool:

@@ -116,9 +116,12 @@ def sentence_features(
     question_bigrams = _bigrams(lexicon.terms(question))
     asks_number = bool(_ASKS_NUMBER.search(question))
     rows = []
+    contexts: dict[int, set[str]] = {}  # a chunk's terms, shared by its sentences
     for c, d in zip(found, dense, strict=True):
         terms = lexicon.terms(c.text)
-        context_terms = set(lexicon.terms(f"{c.title} {c.context}"))
+        if c.hit_rank not in contexts:
+            contexts[c.hit_rank] = set(lexicon.terms(f"{c.title} {c.context}"))
+        context_terms = contexts[c.hit_rank]
         missing = [w for t, w in weights.items() if t not in context_terms]
         rows.append(
             [

@@ -11,6 +11,7 @@ from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
 
 from rag.config import Settings
+from rag.errors import SourceError
 from rag.sources import SUPPORTED
 
 log = logging.getLogger(__name__)
@@ -58,8 +59,11 @@ class SourceWatcher:
         self._observer.daemon = True
 
     def start(self) -> None:
-        """Start watching."""
-        self._observer.start()
+        """Start watching; raise SourceError if a source folder cannot be watched."""
+        try:
+            self._observer.start()
+        except OSError as exc:
+            raise SourceError(f"cannot watch the source folders: {exc}") from exc
 
     def changed(self) -> None:
         """Note a change: (re)start the quiet-time countdown."""

@@ -130,8 +130,11 @@ def test_an_index_of_another_model_is_refused_clearly(
     assistant = Assistant(settings, real_embedder)
     assert not assistant.ready
     assert any("fake/bag-of-words" in p for p in assistant.problems)
-    with pytest.raises(IndexMismatch, match="fake/bag-of-words"):
+    with pytest.raises(IndexMismatch, match="fake/bag-of-words") as first:
         assistant.ask(TROOPS)
+    with pytest.raises(IndexMismatch, match="fake/bag-of-words") as second:
+        assistant.ask(TROOPS)
+    assert first.value is not second.value  # a stored error re-raised would grow its traceback
 
 
 def test_no_index_yet_is_reported(tmp_path: Path) -> None:

@@ -13,6 +13,7 @@ from rag.assistant import Assistant
 from rag.errors import IndexMissing, RagError
 from rag.rebuild import Rebuilder, RebuildStatus
 from rag.types import Answer, Turn
+from ui.models import without_paths
 from ui.render import (
     citation_label,
     escape_markdown,
@@ -156,7 +157,7 @@ def _count(number: int, noun: str) -> str:
 def _report(current: RebuildStatus) -> str:
     report = current.report
     if current.state == "failed" or report is None:
-        return escape_markdown(f"Rebuild failed: {current.error or 'unknown error'}")
+        return escape_markdown(f"Rebuild failed: {without_paths(current.error or 'unknown error')}")
     return escape_markdown(
         f"Generation {report.generation}: {_count(report.sources, 'source')}, "
         f"{_count(report.chunks, 'passage')} "

@@ -13,6 +13,7 @@ from fastapi import FastAPI
 from rag.assistant import Assistant
 from rag.config import Settings
 from rag.embedding import Embedder
+from rag.errors import RagError
 from rag.indexer import BuildReport
 from rag.rebuild import Rebuilder
 from rag.runtime import configure_runtime
@@ -33,8 +34,11 @@ def create_server(
     """
     assistant = Assistant(settings, embedder)
 
-    def switch(_report: BuildReport) -> None:
+    def switch(report: BuildReport) -> None:
         assistant.reload()
+        if assistant.generation < report.generation:  # the build must not report success
+            problems = "; ".join(assistant.problems)
+            raise RagError(problems or f"generation {report.generation} could not be loaded")
 
     rebuilder = Rebuilder(settings, embedder, on_success=switch)
 
@@ -47,7 +51,10 @@ def create_server(
         if settings.watch:
             from rag.watch import watch_sources
 
-            watcher = watch_sources(settings, rebuilder.request)
+            try:
+                watcher = watch_sources(settings, rebuilder.request)
+            except RagError as exc:  # serve without watching rather than not at all
+                log.error("%s", exc)
         try:
             yield
         finally:
