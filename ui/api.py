@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hmac
-from collections import Counter
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from importlib.resources import files
@@ -36,6 +35,7 @@ from rag.errors import (
 )
 from rag.rebuild import Rebuilder
 from rag.sources import scan_sources
+from rag.store import Store
 from rag.types import Turn
 from ui import models as m
 from ui.limits import BodyLimit
@@ -138,8 +138,8 @@ def _add_source_routes(router: APIRouter, assistant: Assistant) -> None:
     @router.get("/sources", response_model=list[m.SourceSummary])
     def list_sources() -> list[m.SourceSummary]:
         files, _skipped = scan_sources(settings.source_dirs, settings.max_file_bytes)
-        indexed = assistant.store.sources if assistant.ready else {}
-        chunks = _chunk_counts(assistant) if assistant.ready else Counter[str]()
+        store = assistant.store if assistant.ready else None  # one generation for the listing
+        indexed = store.sources if store else {}
         on_disk = {f.id: f for f in files}
         ids = [f.id for f in files] + sorted(set(indexed) - set(on_disk))
         summaries = []
@@ -150,7 +150,7 @@ def _add_source_routes(router: APIRouter, assistant: Assistant) -> None:
                     id=source_id,
                     title=source.title if source else None,
                     sha256=source.sha256 if source else None,
-                    chunks=chunks[source_id],
+                    chunks=_chunk_count(store, source_id) if store else 0,
                     indexed=source is not None
                     and (file is None or file.file_sha256 == source.file_sha256),
                     on_disk=file is not None,
@@ -169,7 +169,7 @@ def _add_source_routes(router: APIRouter, assistant: Assistant) -> None:
             title=source.title,
             sha256=source.sha256,
             file_sha256=source.file_sha256,
-            chunks=_chunk_counts(assistant)[source.id],
+            chunks=_chunk_count(store, source.id),
             generation=store.generation,
             text=source.text,
         )
@@ -214,8 +214,8 @@ def _add_index_routes(router: APIRouter, assistant: Assistant, rebuilder: Rebuil
         return m.IndexState.of(rebuilder.status(), assistant.generation)
 
 
-def _chunk_counts(assistant: Assistant) -> Counter[str]:
-    return Counter(chunk.source_id for chunk in assistant.store.chunks)
+def _chunk_count(store: Store, source_id: str) -> int:
+    return len(store.chunk_rows.get(source_id, range(0)))
 
 
 def _checked(text: str, max_chars: int) -> str:
