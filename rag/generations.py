@@ -113,7 +113,8 @@ def new_tmp_dir(index_dir: Path) -> Path:
     return Path(tempfile.mkdtemp(prefix=TMP_PREFIX, dir=index_dir))
 
 
-def _fsync(path: Path) -> None:
+def fsync_path(path: Path) -> None:
+    """Flush a file or a folder (its entries: names created or renamed in it) to disk."""
     fd = os.open(path, os.O_RDONLY | (os.O_DIRECTORY if path.is_dir() else 0))
     try:
         os.fsync(fd)
@@ -125,18 +126,18 @@ def publish(tmp_dir: Path, index_dir: Path, generation: int) -> Path:
     """Make a fully written folder the live generation: fsync, rename, swap CURRENT."""
     for folder, _dirs, files in os.walk(tmp_dir, topdown=False):
         for name in files:
-            _fsync(Path(folder) / name)
-        _fsync(Path(folder))
+            fsync_path(Path(folder) / name)
+        fsync_path(Path(folder))
     target = generation_dir(index_dir, generation)
     os.rename(tmp_dir, target)
-    _fsync(index_dir)
+    fsync_path(index_dir)
     pointer = index_dir / (CURRENT + ".tmp")
     with pointer.open("w", encoding="ascii") as handle:
         handle.write(target.name + "\n")
         handle.flush()
         os.fsync(handle.fileno())
     os.replace(pointer, index_dir / CURRENT)
-    _fsync(index_dir)
+    fsync_path(index_dir)
     return target
 
 

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path, PurePosixPath
 
 from rag.errors import SourceError
+from rag.generations import fsync_path
 from rag.sources import SUPPORTED, load_source
 from rag.types import SourceFile
 
@@ -20,14 +21,14 @@ class UploadRejected(ValueError):
     """The upload cannot become a source; the message is safe to show to the client."""
 
 
-def safe_name(filename: str, data: bytes) -> str:
+def safe_name(filename: str, digest: str) -> str:
     """Return a server-chosen file name: sanitised stem + short content hash + known suffix."""
     name = PurePosixPath(filename.replace("\\", "/")).name
     suffix = PurePosixPath(name).suffix.lower()
     if suffix not in SUPPORTED:
         raise UploadRejected(f"unsupported file type {suffix or '(none)'!r}: use {SUPPORTED}")
     stem = re.sub(r"[^A-Za-z0-9_-]+", "-", name[: -len(suffix)]).strip("-_")[:MAX_STEM_CHARS]
-    return f"{stem or 'upload'}-{hashlib.sha256(data).hexdigest()[:10]}{suffix}"
+    return f"{stem or 'upload'}-{digest[:10]}{suffix}"
 
 
 def save_upload(folder: Path, filename: str, data: bytes, max_bytes: int) -> SourceFile:
@@ -41,10 +42,10 @@ def save_upload(folder: Path, filename: str, data: bytes, max_bytes: int) -> Sou
         raise UploadRejected("the upload is empty")
     if len(data) > max_bytes:
         raise UploadRejected(f"the upload is larger than {max_bytes} bytes")
-    name = safe_name(filename, data)
+    digest = hashlib.sha256(data).hexdigest()
+    name = safe_name(filename, digest)
     folder.mkdir(parents=True, exist_ok=True)
     tmp = folder / f".upload-{secrets.token_hex(8)}{PurePosixPath(name).suffix}"
-    digest = hashlib.sha256(data).hexdigest()
     try:
         with tmp.open("xb") as handle:
             handle.write(data)
@@ -57,16 +58,8 @@ def save_upload(folder: Path, filename: str, data: bytes, max_bytes: int) -> Sou
         os.replace(tmp, folder / name)
     finally:
         tmp.unlink(missing_ok=True)
-    _fsync_dir(folder)
+    fsync_path(folder)
     return SourceFile(id=name, path=folder / name, file_sha256=digest, size=len(data))
-
-
-def _fsync_dir(folder: Path) -> None:
-    descriptor = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)
 
 
 def source_path(folders: Sequence[Path], source_id: str) -> Path:
@@ -95,4 +88,4 @@ def delete_source(folders: Sequence[Path], source_id: str) -> None:
     """Remove a source's file from its folder, durably."""
     path = source_path(folders, source_id)
     path.unlink()
-    _fsync_dir(path.parent)
+    fsync_path(path.parent)
