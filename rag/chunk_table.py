@@ -7,11 +7,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
 from rag.types import Chunk, Sentence, Source
+
+# source id -> (its line of sources.jsonl, its lines of chunks.jsonl)
+Lines = dict[str, tuple[bytes, bytes]]
 
 
 def sources_jsonl(sources: Iterable[Source]) -> bytes:
@@ -31,6 +34,33 @@ def chunks_jsonl(chunks: Iterable[Chunk]) -> bytes:
             f'"sentences":[{spans}]}}\n'
         )
     return "".join(lines).encode()
+
+
+def table_lines(
+    sources: Iterable[Source], chunks: Sequence[Chunk], rows: dict[str, range], known: Lines
+) -> Lines:
+    """Return each source's lines of the chunk table: from `known` if given, else written."""
+    lines: Lines = {}
+    for s in sources:
+        span = rows.get(s.id, range(0))
+        lines[s.id] = known.get(s.id) or (
+            sources_jsonl([s]),
+            chunks_jsonl(chunks[span.start : span.stop]),
+        )
+    return lines
+
+
+def split_lines(
+    sources_blob: bytes, chunks_blob: bytes, sources: Sequence[Source], rows: dict[str, range]
+) -> Lines:
+    """Return the lines of each source in a chunk table read from disk."""
+    source_lines = sources_blob.splitlines(keepends=True)
+    chunk_lines = chunks_blob.splitlines(keepends=True)
+    lines: Lines = {}
+    for s, line in zip(sources, source_lines, strict=True):
+        span = rows.get(s.id, range(0))
+        lines[s.id] = (line, b"".join(chunk_lines[span.start : span.stop]))
+    return lines
 
 
 def parse_sources(blob: bytes) -> list[Source]:

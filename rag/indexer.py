@@ -15,6 +15,7 @@ from rag.config import Settings
 from rag.embedding import Embedder
 from rag.embedding_cache import EmbeddingCache
 from rag.errors import IndexCorrupt, IndexMismatch, IndexMissing, RagError, SourceError
+from rag.file_digests import FileDigests
 from rag.generations import (
     build_lock,
     clean_up,
@@ -122,7 +123,9 @@ def build_index(
 
 def _build(indexer: Indexer, report: Progress, started: float) -> tuple[BuildReport, Store]:
     settings, embedder = indexer.settings, indexer.embedder
-    files, skipped = scan_sources(settings.source_dirs, settings.max_file_bytes)
+    digests = FileDigests(settings.index_dir / CACHE_DIR)
+    files, skipped = scan_sources(settings.source_dirs, settings.max_file_bytes, digests)
+    digests.save()
     report("scanning", len(files), len(files))
     previous = indexer.previous()
     chunking = Chunking(settings.chunk_sentences, settings.chunk_overlap, settings.chunk_max_chars)
@@ -178,7 +181,8 @@ def _assemble(
         if file.id in loaded:
             sources.append(loaded[file.id])
         elif file.id in old and old[file.id].file_sha256 == file.file_sha256:
-            sources.append(replace(old[file.id], path=file.path))
+            same = old[file.id].path == file.path  # the same object: its table lines are reused
+            sources.append(old[file.id] if same else replace(old[file.id], path=file.path))
         # else: new or changed, and unreadable: skipped
     reused = {s.id for s in sources if same_chunking and s.id not in loaded}
     chunks: list[Chunk] = []

@@ -8,8 +8,7 @@ from __future__ import annotations
 import gc
 import hashlib
 import io
-import itertools
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
@@ -18,7 +17,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from rag.chunk_table import chunks_jsonl, parse_chunks, parse_sources, sources_jsonl
+from rag.chunk_table import Lines, parse_chunks, parse_sources, split_lines, table_lines
 from rag.chunking import index_text
 from rag.embedding import Embedder
 from rag.errors import IndexCorrupt, IndexMismatch
@@ -33,6 +32,7 @@ from rag.manifest import (
     read_verified,
     write_hashed,
 )
+from rag.rows import row_ranges
 from rag.types import Chunk, Sentence, Source
 
 SOURCES, CHUNKS, CHUNKS_FAISS, SENTENCES, BM25 = (
@@ -43,22 +43,6 @@ SOURCES, CHUNKS, CHUNKS_FAISS, SENTENCES, BM25 = (
     "bm25",
 )
 Vectors = NDArray[np.float32]
-
-
-def distinct_sentences(chunks: Iterable[Chunk]) -> list[Sentence]:
-    """Return each sentence once, in the order it first appears in the chunks."""
-    return list(dict.fromkeys(s for c in chunks for s in c.sentences))
-
-
-def row_ranges(source_ids: Iterable[str]) -> dict[str, range]:
-    """Return each source's rows in a sequence whose items are grouped by source."""
-    ranges: dict[str, range] = {}
-    start = 0
-    for source_id, group in itertools.groupby(source_ids):
-        stop = start + sum(1 for _ in group)
-        ranges[source_id] = range(start, stop)
-        start = stop
-    return ranges
 
 
 @contextmanager
@@ -88,7 +72,11 @@ class Store:
         dense: Any,
         sentence_matrix: Vectors,
         keyword: KeywordIndex,
+        lines: Lines | None = None,
     ) -> None:
+        """Args:
+        lines: the chunk table's lines of some sources, known from an earlier generation.
+        """
         self.manifest = manifest
         self.sources: dict[str, Source] = {s.id: s for s in sources}
         self.chunks: list[Chunk] = list(chunks)
@@ -105,6 +93,7 @@ class Store:
         self.row_of: dict[str, int] = {c.id: row for row, c in enumerate(self.chunks)}
         self.chunk_rows = row_ranges(c.source_id for c in self.chunks)
         self.sentence_rows = row_ranges(s.source_id for s in self.sentences)
+        self._lines: Lines = lines or {}
 
     @property
     def generation(self) -> int:
@@ -153,7 +142,16 @@ class Store:
         )
         manifest = replace(header, sources=entries, files=())
         matrix = np.ascontiguousarray(sentence_vectors, dtype=np.float32).reshape(-1, header.dim)
-        return cls(manifest, sources, chunks, dense, matrix, KeywordIndex.build(terms, tokenize))
+        keyword = KeywordIndex.build(terms, tokenize)
+        return cls(
+            manifest,
+            sources,
+            chunks,
+            dense,
+            matrix,
+            keyword,
+            _known_lines(sources, chunks, previous),
+        )
 
     def search_dense(self, vector: Vectors, k: int) -> list[tuple[int, float]]:
         """Return up to k (chunk row, cosine) pairs, best first."""
@@ -186,9 +184,11 @@ class Store:
         import faiss
 
         directory.mkdir(parents=True, exist_ok=True)
+        self._lines = table_lines(self.sources.values(), self.chunks, self.chunk_rows, self._lines)
+        lines = self._lines.values()
         files = {
-            SOURCES: write_hashed(directory / SOURCES, sources_jsonl(self.sources.values())),
-            CHUNKS: write_hashed(directory / CHUNKS, chunks_jsonl(self.chunks)),
+            SOURCES: write_hashed(directory / SOURCES, b"".join(line for line, _ in lines)),
+            CHUNKS: write_hashed(directory / CHUNKS, b"".join(rows for _, rows in lines)),
             CHUNKS_FAISS: write_hashed(
                 directory / CHUNKS_FAISS, faiss.serialize_index(self._dense).data
             ),
@@ -230,7 +230,9 @@ class Store:
         dense = faiss.deserialize_index(np.frombuffer(blobs[CHUNKS_FAISS], dtype=np.uint8))
         matrix = np.load(io.BytesIO(blobs[SENTENCES]), allow_pickle=False)
         keyword = KeywordIndex.load(directory / BM25, Tokenizer(manifest.stemmer))
-        store = cls(manifest, sources, chunks, dense, matrix, keyword)
+        rows = row_ranges(c.source_id for c in chunks)
+        lines = split_lines(blobs[SOURCES], blobs[CHUNKS], sources, rows)
+        store = cls(manifest, sources, chunks, dense, matrix, keyword, lines)
         if (
             dense.ntotal != len(chunks)
             or dense.d != manifest.dim
@@ -240,6 +242,25 @@ class Store:
         ):
             raise ValueError("files disagree on the number of chunks, sentences or dim")
         return store
+
+
+def _known_lines(
+    sources: Sequence[Source], chunks: Sequence[Chunk], previous: Store | None
+) -> Lines:
+    """Return the previous generation's chunk table lines of the sources it holds unchanged."""
+    if previous is None:
+        return {}
+    known: Lines = {}
+    for source_id, rows in row_ranges(c.source_id for c in chunks).items():
+        old = previous.chunk_rows.get(source_id)
+        if (
+            old is not None
+            and source_id in previous._lines
+            and previous.chunks[old.start : old.stop] == chunks[rows.start : rows.stop]
+        ):
+            known[source_id] = previous._lines[source_id]
+    same = {s.id for s in sources if previous.sources.get(s.id) == s}
+    return {source_id: known[source_id] for source_id in known.keys() & same}
 
 
 def _chunk_terms(

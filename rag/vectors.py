@@ -12,7 +12,8 @@ from rag.chunking import index_text
 from rag.embedding import Embedder
 from rag.embedding_cache import EmbeddingCache
 from rag.errors import RagError
-from rag.store import Store, distinct_sentences, row_ranges
+from rag.rows import distinct_sentences, row_ranges
+from rag.store import Store
 from rag.types import Chunk, Source
 
 Vectors = NDArray[np.float32]

@@ -16,7 +16,8 @@ from rag.chunking import chunk, index_text
 from rag.errors import IndexCorrupt, IndexMismatch
 from rag.keyword import Terms, Tokenizer
 from rag.manifest import Chunking, Manifest, manifest_bytes, read_manifest
-from rag.store import Store, distinct_sentences
+from rag.rows import distinct_sentences
+from rag.store import Store
 from rag.types import Chunk, Sentence, Source
 from tests.fakes import FakeEmbedder
 

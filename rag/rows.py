@@ -1,0 +1,24 @@
+"""The row layout of a generation: chunks grouped by source, each sentence stored once."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterable
+
+from rag.types import Chunk, Sentence
+
+
+def distinct_sentences(chunks: Iterable[Chunk]) -> list[Sentence]:
+    """Return each sentence once, in the order it first appears in the chunks."""
+    return list(dict.fromkeys(s for c in chunks for s in c.sentences))
+
+
+def row_ranges(source_ids: Iterable[str]) -> dict[str, range]:
+    """Return each source's rows in a sequence whose items are grouped by source."""
+    ranges: dict[str, range] = {}
+    start = 0
+    for source_id, group in itertools.groupby(source_ids):
+        stop = start + sum(1 for _ in group)
+        ranges[source_id] = range(start, stop)
+        start = stop
+    return ranges
