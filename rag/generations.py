@@ -123,10 +123,15 @@ def fsync_path(path: Path) -> None:
 
 
 def publish(tmp_dir: Path, index_dir: Path, generation: int) -> Path:
-    """Make a fully written folder the live generation: fsync, rename, swap CURRENT."""
+    """Make a fully written folder the live generation: fsync, rename, swap CURRENT.
+
+    A file with more than one link is a part shared with an earlier generation, flushed when
+    that generation was published: only its new name needs flushing, with its folder.
+    """
     for folder, _dirs, files in os.walk(tmp_dir, topdown=False):
         for name in files:
-            fsync_path(Path(folder) / name)
+            if os.stat(Path(folder) / name).st_nlink == 1:
+                fsync_path(Path(folder) / name)
         fsync_path(Path(folder))
     target = generation_dir(index_dir, generation)
     os.rename(tmp_dir, target)

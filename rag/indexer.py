@@ -9,6 +9,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from pathlib import Path
 
 from rag.chunking import chunk
 from rag.config import Settings
@@ -27,6 +28,7 @@ from rag.generations import (
 )
 from rag.keyword import stemmer_language
 from rag.manifest import Chunking, Manifest
+from rag.parts import source_order
 from rag.sources import load_source, scan_sources
 from rag.store import Store
 from rag.types import Chunk, Skipped, Source, SourceFile
@@ -147,7 +149,7 @@ def _build(indexer: Indexer, report: Progress, started: float) -> tuple[BuildRep
     header = Manifest(generation, embedder.model_id, embedder.dim, chunking, stemmer_language(),
                       datetime.now(UTC).isoformat(timespec="seconds"))  # fmt: skip
     store = Store.build(header, sources, chunks, chunk_vectors, sentence_vectors, previous)
-    _write(store, settings, generation, previous.generation if previous else 0)
+    store.directory = _write(store, settings, generation, previous.generation if previous else 0)
     report("writing", 1, 1)
     added = sum(1 for s in sources if s.id not in old)
     unchanged = sum(1 for s in sources if s.id in old and s.file_sha256 == old[s.id].file_sha256)
@@ -172,12 +174,12 @@ def _assemble(
     chunking: Chunking,
     report: Progress,
 ) -> tuple[list[Source], list[Chunk], set[str]]:
-    """Return the new generation's sources and chunks (sorted by source id), and the ids of
+    """Return the new generation's sources and chunks (in `source_order`), and the ids of
     the sources whose chunks are reused from the previous generation."""
     old = previous.sources if previous is not None else {}
     same_chunking = previous is not None and previous.manifest.chunking == chunking
     sources: list[Source] = []
-    for file in sorted(files, key=lambda f: f.id):
+    for file in sorted(files, key=lambda f: source_order(f.id)):
         if file.id in loaded:
             sources.append(loaded[file.id])
         elif file.id in old and old[file.id].file_sha256 == file.file_sha256:
@@ -214,13 +216,14 @@ def _load(
     return loaded
 
 
-def _write(store: Store, settings: Settings, generation: int, base: int) -> None:
+def _write(store: Store, settings: Settings, generation: int, base: int) -> Path:
     """Save into a private folder and publish it; never leave a half-written folder behind."""
     tmp = new_tmp_dir(settings.index_dir)
     try:
         store.save(tmp)
-        publish(tmp, settings.index_dir, generation)
+        target = publish(tmp, settings.index_dir, generation)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)  # already renamed away when publish got far
         raise
     clean_up(settings.index_dir, settings.keep_generations, base)
+    return target

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from rag.errors import IndexCorrupt, IndexMismatch
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: rows in parts/NN/ (rag/parts.py)
 MANIFEST = "manifest.json"
 RUN_INDEX = "run `rag index` to rebuild it"
 WRITE_BLOCK = 1 << 20  # bytes per write call: big files are written, and hashed, in slices

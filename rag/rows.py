@@ -5,6 +5,9 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterable
 
+import numpy as np
+from numpy.typing import NDArray
+
 from rag.types import Chunk, Sentence
 
 
@@ -22,3 +25,8 @@ def row_ranges(source_ids: Iterable[str]) -> dict[str, range]:
         ranges[source_id] = range(start, stop)
         start = stop
     return ranges
+
+
+def rows_in(ranges: Iterable[range]) -> NDArray[np.int64]:
+    """Return the rows of several ranges, in order, as one index array."""
+    return np.fromiter(itertools.chain.from_iterable(ranges), dtype=np.int64)

@@ -18,10 +18,9 @@ import numpy as np
 from numpy.typing import NDArray
 
 from rag.chunk_table import Lines, parse_chunks, parse_sources, split_lines, table_lines
-from rag.chunking import index_text
 from rag.embedding import Embedder
 from rag.errors import IndexCorrupt, IndexMismatch
-from rag.keyword import KeywordIndex, Terms, Tokenizer, stemmer_language
+from rag.keyword import KeywordIndex, Tokenizer, stemmer_language
 from rag.manifest import (
     MANIFEST,
     RUN_INDEX,
@@ -32,7 +31,9 @@ from rag.manifest import (
     read_verified,
     write_hashed,
 )
-from rag.rows import row_ranges
+from rag.parts import Inherited, by_part, listed_parts, part_folder, part_of, source_order
+from rag.reuse import chunk_terms, known_lines
+from rag.rows import distinct_sentences, row_ranges, rows_in
 from rag.types import Chunk, Sentence, Source
 
 SOURCES, CHUNKS, CHUNKS_FAISS, SENTENCES, BM25 = (
@@ -42,6 +43,7 @@ SOURCES, CHUNKS, CHUNKS_FAISS, SENTENCES, BM25 = (
     "sentences.npy",
     "bm25",
 )
+PART_FILES = (SOURCES, CHUNKS, CHUNKS_FAISS, SENTENCES)  # in parts/NN/ (rag/parts.py)
 Vectors = NDArray[np.float32]
 
 
@@ -93,7 +95,9 @@ class Store:
         self.row_of: dict[str, int] = {c.id: row for row, c in enumerate(self.chunks)}
         self.chunk_rows = row_ranges(c.source_id for c in self.chunks)
         self.sentence_rows = row_ranges(s.source_id for s in self.sentences)
-        self._lines: Lines = lines or {}
+        self.lines: Lines = lines or {}  # the chunk table's lines, by source
+        self.directory: Path | None = None  # where it is published, once it is
+        self._inherited: Inherited | None = None  # parts it may link from an earlier generation
 
     @property
     def generation(self) -> int:
@@ -120,7 +124,7 @@ class Store:
         sentence_vectors: Vectors,
         previous: Store | None = None,
     ) -> Store:
-        """Index chunks (grouped by source, in the sources' order) and their vectors.
+        """Index chunks (grouped by source, sources in `source_order`) and their vectors.
 
         Args:
             sentence_vectors: one row per `distinct_sentences(chunks)`, in that order.
@@ -128,6 +132,8 @@ class Store:
         """
         import faiss
 
+        if [s.id for s in sources] != sorted((s.id for s in sources), key=source_order):
+            raise ValueError("a store's sources come in parts.source_order")
         counts: dict[str, int] = {s.id: 0 for s in sources}
         for c in chunks:
             counts[c.source_id] += 1
@@ -136,22 +142,24 @@ class Store:
         tokenize = Tokenizer(header.stemmer)
         if previous is not None and previous.manifest.stemmer != header.stemmer:
             previous = None
-        terms = _chunk_terms(chunks, {s.id: s.title for s in sources}, tokenize, previous)
+        terms = chunk_terms(chunks, {s.id: s.title for s in sources}, tokenize, previous)
         entries = tuple(
             SourceEntry(s.id, s.title, s.sha256, s.file_sha256, counts[s.id]) for s in sources
         )
         manifest = replace(header, sources=entries, files=())
         matrix = np.ascontiguousarray(sentence_vectors, dtype=np.float32).reshape(-1, header.dim)
         keyword = KeywordIndex.build(terms, tokenize)
-        return cls(
-            manifest,
-            sources,
-            chunks,
-            dense,
-            matrix,
-            keyword,
-            _known_lines(sources, chunks, previous),
-        )
+        known = known_lines(sources, chunks, previous)
+        store = cls(manifest, sources, chunks, dense, matrix, keyword, known)
+        if previous is not None:
+            store._inherited = Inherited.find(
+                previous.directory,
+                previous.manifest.files,
+                previous.sources,
+                store.sources,
+                set(known),
+            )
+        return store
 
     def search_dense(self, vector: Vectors, k: int) -> list[tuple[int, float]]:
         """Return up to k (chunk row, cosine) pairs, best first."""
@@ -180,28 +188,44 @@ class Store:
         return self._chunk_matrix[np.asarray(rows, dtype=np.int64).reshape(-1)]
 
     def save(self, directory: Path) -> None:
-        """Write every file of the generation, the checksummed manifest last."""
-        import faiss
+        """Write every file of the generation, the checksummed manifest last.
 
+        Parts that the generation it was built from holds unchanged are hard-linked from it.
+        """
         directory.mkdir(parents=True, exist_ok=True)
-        self._lines = table_lines(self.sources.values(), self.chunks, self.chunk_rows, self._lines)
-        lines = self._lines.values()
-        files = {
-            SOURCES: write_hashed(directory / SOURCES, b"".join(line for line, _ in lines)),
-            CHUNKS: write_hashed(directory / CHUNKS, b"".join(rows for _, rows in lines)),
-            CHUNKS_FAISS: write_hashed(
-                directory / CHUNKS_FAISS, faiss.serialize_index(self._dense).data
-            ),
-        }
-        buffer = io.BytesIO()
-        np.save(buffer, self._sentence_matrix, allow_pickle=False)
-        files[SENTENCES] = write_hashed(directory / SENTENCES, buffer.getbuffer())
+        self.lines = table_lines(self.sources.values(), self.chunks, self.chunk_rows, self.lines)
+        files: dict[str, str] = {}
+        for part, ids in by_part(self.sources).items():
+            linked = self._inherited.link(part, PART_FILES, directory) if self._inherited else None
+            files.update(linked if linked is not None else self._write_part(directory, part, ids))
         (directory / BM25).mkdir()
         self.keyword.save(directory / BM25)
         for path in sorted((directory / BM25).iterdir()):
             files[f"{BM25}/{path.name}"] = hashlib.sha256(path.read_bytes()).hexdigest()
         self.manifest = replace(self.manifest, files=tuple(sorted(files.items())))
         write_hashed(directory / MANIFEST, manifest_bytes(self.manifest))
+
+    def _write_part(self, directory: Path, part: int, ids: Sequence[str]) -> dict[str, str]:
+        """Write one part's files; return their names and checksums."""
+        import faiss
+
+        folder = part_folder(part)
+        (directory / folder).mkdir(parents=True, exist_ok=True)
+        dense = faiss.IndexFlatIP(self.dim)
+        dense.add(self._chunk_matrix[rows_in(self.chunk_rows[i] for i in ids)])
+        vectors = io.BytesIO()
+        rows = rows_in(self.sentence_rows.get(i, range(0)) for i in ids)
+        np.save(vectors, self._sentence_matrix[rows], allow_pickle=False)
+        blobs: dict[str, bytes | memoryview] = {
+            SOURCES: b"".join(self.lines[i][0] for i in ids),
+            CHUNKS: b"".join(self.lines[i][1] for i in ids),
+            CHUNKS_FAISS: faiss.serialize_index(dense).data,
+            SENTENCES: vectors.getbuffer(),
+        }
+        return {
+            f"{folder}/{name}": write_hashed(directory / folder / name, blob)
+            for name, blob in blobs.items()
+        }
 
     @classmethod
     def load(cls, directory: Path, embedder: Embedder) -> Store:
@@ -225,67 +249,43 @@ class Store:
     def _parse(cls, directory: Path, manifest: Manifest, blobs: dict[str, bytes]) -> Store:
         import faiss
 
-        sources = parse_sources(blobs[SOURCES])
-        chunks = parse_chunks(blobs[CHUNKS], sources)
-        dense = faiss.deserialize_index(np.frombuffer(blobs[CHUNKS_FAISS], dtype=np.uint8))
-        matrix = np.load(io.BytesIO(blobs[SENTENCES]), allow_pickle=False)
+        sources: list[Source] = []
+        chunks: list[Chunk] = []
+        lines: Lines = {}
+        chunk_vectors, sentence_vectors = [], []
+        for part in listed_parts(blobs):
+            blob = {name: blobs[f"{part_folder(part)}/{name}"] for name in PART_FILES}
+            part_sources = parse_sources(blob[SOURCES])
+            part_chunks = parse_chunks(blob[CHUNKS], part_sources)
+            dense = faiss.deserialize_index(np.frombuffer(blob[CHUNKS_FAISS], dtype=np.uint8))
+            matrix = np.load(io.BytesIO(blob[SENTENCES]), allow_pickle=False)
+            if (
+                any(part_of(s.id) != part for s in part_sources)
+                or dense.ntotal != len(part_chunks)
+                or dense.d != manifest.dim
+                or matrix.dtype != np.float32
+                or matrix.shape != (len(distinct_sentences(part_chunks)), manifest.dim)
+            ):
+                raise ValueError(f"the files of part {part} disagree on its rows or dim")
+            rows = row_ranges(c.source_id for c in part_chunks)
+            lines.update(split_lines(blob[SOURCES], blob[CHUNKS], part_sources, rows))
+            sources += part_sources
+            chunks += part_chunks
+            chunk_vectors.append(dense.reconstruct_n(0, dense.ntotal).reshape(-1, manifest.dim))
+            sentence_vectors.append(matrix)
+        dense = faiss.IndexFlatIP(manifest.dim)
+        dense.add(_stack(chunk_vectors, manifest.dim))
         keyword = KeywordIndex.load(directory / BM25, Tokenizer(manifest.stemmer))
-        rows = row_ranges(c.source_id for c in chunks)
-        lines = split_lines(blobs[SOURCES], blobs[CHUNKS], sources, rows)
-        store = cls(manifest, sources, chunks, dense, matrix, keyword, lines)
-        if (
-            dense.ntotal != len(chunks)
-            or dense.d != manifest.dim
-            or matrix.dtype != np.float32
-            or matrix.shape != (len(store.sentences), manifest.dim)
-            or keyword.documents != len(chunks)
-        ):
-            raise ValueError("files disagree on the number of chunks, sentences or dim")
+        store = cls(manifest, sources, chunks, dense, _stack(sentence_vectors, manifest.dim),
+                    keyword, lines)  # fmt: skip
+        if keyword.documents != len(chunks) or len(store.sources) != len(sources):
+            raise ValueError("the keyword index or the parts disagree on the chunks or sources")
+        store.directory = directory
         return store
 
 
-def _known_lines(
-    sources: Sequence[Source], chunks: Sequence[Chunk], previous: Store | None
-) -> Lines:
-    """Return the previous generation's chunk table lines of the sources it holds unchanged."""
-    if previous is None:
-        return {}
-    known: Lines = {}
-    for source_id, rows in row_ranges(c.source_id for c in chunks).items():
-        old = previous.chunk_rows.get(source_id)
-        if (
-            old is not None
-            and source_id in previous._lines
-            and previous.chunks[old.start : old.stop] == chunks[rows.start : rows.stop]
-        ):
-            known[source_id] = previous._lines[source_id]
-    same = {s.id for s in sources if previous.sources.get(s.id) == s}
-    return {source_id: known[source_id] for source_id in known.keys() & same}
-
-
-def _chunk_terms(
-    chunks: Sequence[Chunk], titles: dict[str, str], tokenize: Tokenizer, previous: Store | None
-) -> Terms:
-    """Return each chunk's keyword terms, reusing the previous generation's for equal sources."""
-    reused: list[tuple[int, int]] = []  # (new row, previous row)
-    fresh: list[int] = []
-    for source_id, rows in row_ranges(c.source_id for c in chunks).items():
-        old = previous.chunk_rows.get(source_id) if previous is not None else None
-        if (
-            previous is not None
-            and old is not None
-            and previous.sources[source_id].title == titles[source_id]
-            # list equality tries identity first: reused chunks compare in no time
-            and previous.chunks[old.start : old.stop] == chunks[rows.start : rows.stop]
-        ):
-            reused.extend(zip(rows, old, strict=True))
-        else:
-            fresh.extend(rows)
-    texts = (index_text(titles[chunks[r].source_id], chunks[r]) for r in fresh)
-    fresh_terms = Terms.from_texts(texts, tokenize)
-    if previous is None or not reused:
-        return fresh_terms.compact()
-    kept = previous.keyword.terms.select([old for _, old in reused])
-    position = np.empty(len(chunks), dtype=np.int64)
-    position[[new for new, _ in reused] + fresh] = np.arange(len(chunks))
-    return kept.concat(fresh_terms).select(position)
+def _stack(matrices: list[Vectors], dim: int) -> Vectors:
+    """Stack the parts' vectors, rows in part order."""
+    if not matrices:
+        return np.zeros((0, dim), dtype=np.float32)
+    return np.ascontiguousarray(np.concatenate(matrices), dtype=np.float32)

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import itertools
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 from numpy.typing import NDArray
@@ -12,15 +11,11 @@ from rag.chunking import index_text
 from rag.embedding import Embedder
 from rag.embedding_cache import EmbeddingCache
 from rag.errors import RagError
-from rag.rows import distinct_sentences, row_ranges
+from rag.rows import distinct_sentences, row_ranges, rows_in
 from rag.store import Store
 from rag.types import Chunk, Source
 
 Vectors = NDArray[np.float32]
-
-
-def _rows(ranges: Iterable[range]) -> NDArray[np.int64]:
-    return np.fromiter(itertools.chain.from_iterable(ranges), dtype=np.int64)
 
 
 class BuildVectors:
@@ -55,16 +50,16 @@ class BuildVectors:
         chunk_rows = row_ranges(c.source_id for c in chunks)
         sentence_rows = row_ranges(s.source_id for s in sentences)
         fresh = [i for i in chunk_rows if i not in self.reused]
-        fresh_chunks = _rows(chunk_rows[i] for i in fresh)
-        fresh_sentences = _rows(sentence_rows[i] for i in fresh)
+        fresh_chunks = rows_in(chunk_rows[i] for i in fresh)
+        fresh_sentences = rows_in(sentence_rows[i] for i in fresh)
         if self.previous is not None and self.reused:
             old = self.previous
             kept = [i for i in chunk_rows if i in self.reused]
-            chunk_matrix[_rows(chunk_rows[i] for i in kept)] = old.chunk_vectors(
-                _rows(old.chunk_rows[i] for i in kept)
+            chunk_matrix[rows_in(chunk_rows[i] for i in kept)] = old.chunk_vectors(
+                rows_in(old.chunk_rows[i] for i in kept)
             )
-            sentence_matrix[_rows(sentence_rows[i] for i in kept)] = old.sentence_vectors_at(
-                _rows(old.sentence_rows[i] for i in kept)
+            sentence_matrix[rows_in(sentence_rows[i] for i in kept)] = old.sentence_vectors_at(
+                rows_in(old.sentence_rows[i] for i in kept)
             )
         wanted = [index_text(titles[chunks[i].source_id], chunks[i]) for i in fresh_chunks]
         wanted += [texts[sentences[i].source_id][sentences[i].start : sentences[i].end]

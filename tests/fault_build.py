@@ -30,6 +30,7 @@ from rag.runtime import configure_runtime
 
 configure_runtime()
 
+from rag import manifest  # noqa: E402
 from rag.config import Settings  # noqa: E402
 from rag.errors import RagError  # noqa: E402
 from rag.indexer import build_index  # noqa: E402
@@ -38,8 +39,9 @@ from tests.fakes import FakeEmbedder  # noqa: E402
 DIM = 8192  # wide vectors: the FAISS and sentence files span several write blocks
 RAG = str(Path(__file__).resolve().parents[1] / "rag")
 STORAGE = ("generations.py", "store.py", "manifest.py", "keyword.py", "chunk_table.py",
-           "embedding_cache.py", "indexer.py")  # fmt: skip
-OS_CALLS = frozenset({"open", "fsync", "rename", "replace", "unlink", "rmdir", "mkdir"})
+           "embedding_cache.py", "indexer.py", "parts.py", "file_digests.py")  # fmt: skip
+OS_CALLS = frozenset({"open", "fsync", "rename", "replace", "unlink", "rmdir", "mkdir", "link"})
+WRITE_BLOCK = 1 << 16  # smaller write calls than production's, so kills land inside files
 SQL_CALLS = frozenset({"execute", "executemany"})
 EXIT_FAILED = 3
 
@@ -86,6 +88,7 @@ def run(sources: Path, index: Path, mode: str, value: str) -> int:
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails with EFBIG
         resource.setrlimit(resource.RLIMIT_FSIZE, (int(value), int(value)))
     embedder = FakeEmbedder(dim=DIM)
+    manifest.WRITE_BLOCK = WRITE_BLOCK
     sys.setprofile(hook if mode in ("trace", "kill") else None)
     try:
         report = build_index(settings_for(sources, index), embedder)

@@ -12,6 +12,7 @@ from rag.embedding import Embedder
 from rag.errors import BuildInProgress, SourceError
 from rag.generations import build_lock, current_generation, load_current
 from rag.indexer import Indexer, build_index
+from rag.parts import source_order
 from tests.fakes import FakeEmbedder
 
 DOCS = {
@@ -44,7 +45,10 @@ def test_first_build_adds_everything(settings: Settings, fake_embedder: FakeEmbe
     assert report.embedded == fake_embedder.texts_embedded > 0
     store = load_current(settings.index_dir, fake_embedder)
     assert store.generation == current_generation(settings.index_dir) == 1
-    assert [c.source_id for c in store.chunks] == sorted(c.source_id for c in store.chunks)
+    order = sorted(store.sources, key=source_order)  # grouped by part, then by id
+    assert [c.source_id for c in store.chunks] == sorted(
+        (c.source_id for c in store.chunks), key=order.index
+    )
     for source in store.sources.values():  # what every quote's citation carries
         assert source.sha256 == hashlib.sha256(source.text.encode()).hexdigest()
 
@@ -83,7 +87,7 @@ def test_delete_removes_from_every_index(settings: Settings, fake_embedder: Fake
     assert "danube.txt" not in store.sources
     assert all(c.source_id != "danube.txt" for c in store.chunks)
     assert all(s.source_id != "danube.txt" for s in store.sentences)
-    assert [e.id for e in store.manifest.sources] == ["clipper.md", "kestrel.txt"]
+    assert sorted(e.id for e in store.manifest.sources) == ["clipper.md", "kestrel.txt"]
     assert store.search_keyword("Danube Budapest Vienna", 10) == []
     dense = store.search_dense(fake_embedder.embed(["The Danube flows"])[0], 100)
     assert sorted(row for row, _ in dense) == list(range(len(store.chunks)))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -16,8 +17,9 @@ from rag.chunking import chunk, index_text
 from rag.errors import IndexCorrupt, IndexMismatch
 from rag.keyword import Terms, Tokenizer
 from rag.manifest import Chunking, Manifest, manifest_bytes, read_manifest
+from rag.parts import part_of, source_order
 from rag.rows import distinct_sentences
-from rag.store import Store
+from rag.store import PART_FILES, Store
 from rag.types import Chunk, Sentence, Source
 from tests.fakes import FakeEmbedder
 
@@ -40,7 +42,7 @@ def make_source(source_id: str, text: str, title: str = "") -> Source:
 def make_store(
     embedder: FakeEmbedder, texts: dict[str, str] = TEXTS, previous: Store | None = None
 ) -> Store:
-    sources = [make_source(i, t) for i, t in sorted(texts.items())]
+    sources = [make_source(i, texts[i]) for i in sorted(texts, key=source_order)]
     chunks = [c for s in sources for c in chunk(s, 2, 1, 1000)]
     titles = {s.id: s.title for s in sources}
     text_of = {s.id: s.text for s in sources}
@@ -72,18 +74,20 @@ def test_round_trip_keeps_everything(saved: Path, fake_embedder: FakeEmbedder) -
     assert np.array_equal(
         loaded.sentence_vectors(loaded.sentences), built.sentence_vectors(built.sentences)
     )
-    assert {name for name, _ in loaded.manifest.files} >= {
-        "sources.jsonl",
-        "chunks.jsonl",
-        "chunks.faiss",
-        "sentences.npy",
-        "bm25/terms.npy",
+    parts = sorted({f"parts/{part_of(i):02d}" for i in TEXTS})
+    files = {f"{part}/{name}" for part in parts for name in PART_FILES}
+    assert {name for name, _ in loaded.manifest.files} == files | {
+        f"bm25/{name}" for name in os.listdir(saved / "bm25")
     }
-    assert [e.id for e in loaded.manifest.sources] == sorted(TEXTS)
+    assert [e.id for e in loaded.manifest.sources] == sorted(TEXTS, key=source_order)
 
 
 def test_chunks_jsonl_holds_no_text(saved: Path) -> None:
-    rows = [json.loads(line) for line in (saved / "chunks.jsonl").read_text().splitlines()]
+    rows = [
+        json.loads(line)
+        for path in saved.rglob("chunks.jsonl")
+        for line in path.read_text().splitlines()
+    ]
     assert rows and all("text" not in row for row in rows)
 
 
@@ -108,7 +112,8 @@ def test_search_keyword(fake_embedder: FakeEmbedder) -> None:
     hits = store.search_keyword("Where does the Danube end?", 5)
     assert "Danube" in store.chunks[hits[0][0]].text
     assert all(score > 0 for _, score in hits)
-    assert store.search_keyword("kestrels hovering", 5)[0][0] == 0  # stemmed terms
+    best = store.search_keyword("kestrels hovering", 5)[0][0]  # stemmed terms
+    assert store.chunks[best].id == "birds.txt#0"
     assert store.search_keyword("xylophone quux", 5) == []
     assert store.search_keyword("the and of", 5) == []
 
@@ -210,7 +215,7 @@ def test_load_of_a_large_index_is_fast(tmp_path: Path) -> None:
     words = [f"w{i}" for i in range(20000)]
     picks = rng.integers(0, len(words), (5000, 8, 12)).tolist()
     sources, chunks = [], []
-    for d in range(5000):
+    for d in sorted(range(5000), key=lambda d: source_order(f"doc{d:05d}.txt")):
         sentences = [" ".join(words[w] for w in sentence) + "." for sentence in picks[d]]
         source = make_source(f"doc{d:05d}.txt", " ".join(sentences), f"Doc {d}")
         spans, pos = [], 0
