@@ -148,7 +148,9 @@ def _build(indexer: Indexer, report: Progress, started: float) -> tuple[BuildRep
     generation = next_generation(settings.index_dir)
     header = Manifest(generation, embedder.model_id, embedder.dim, chunking, stemmer_language(),
                       datetime.now(UTC).isoformat(timespec="seconds"))  # fmt: skip
-    store = Store.build(header, sources, chunks, chunk_vectors, sentence_vectors, previous)
+    store = Store.build(
+        header, sources, chunks, chunk_vectors, sentence_vectors, previous, vectors.sentences
+    )
     store.directory = _write(store, settings, generation, previous.generation if previous else 0)
     report("writing", 1, 1)
     added = sum(1 for s in sources if s.id not in old)

@@ -15,6 +15,7 @@ build then writes every part afresh, with its vectors from the embedding cache.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 from collections.abc import Iterable, Sequence
@@ -25,6 +26,7 @@ PARTS = 16
 PARTS_DIR = "parts"
 
 
+@functools.lru_cache(maxsize=1 << 16)  # ids recur in every build of a collection
 def part_of(source_id: str) -> int:
     """Return the part that holds a source: the same in every generation."""
     # not crc32: ids that differ in one character would mostly share a part

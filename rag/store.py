@@ -11,6 +11,7 @@ import io
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -75,22 +76,21 @@ class Store:
         sentence_matrix: Vectors,
         keyword: KeywordIndex,
         lines: Lines | None = None,
+        sentences: Sequence[Sentence] | None = None,
     ) -> None:
         """Args:
         lines: the chunk table's lines of some sources, known from an earlier generation.
+        sentences: `distinct_sentences(chunks)`, if the caller has it already.
         """
         self.manifest = manifest
         self.sources: dict[str, Source] = {s.id: s for s in sources}
         self.chunks: list[Chunk] = list(chunks)
-        self._sentence_row: dict[Sentence, int] = {}
-        for c in self.chunks:
-            for s in c.sentences:
-                self._sentence_row.setdefault(s, len(self._sentence_row))
-        self.sentences: list[Sentence] = list(self._sentence_row)  # == distinct_sentences(chunks)
+        self.sentences = list(distinct_sentences(chunks) if sentences is None else sentences)
         self.problems: tuple[str, ...] = ()  # set by load_current when it had to fall back
         self._dense = dense
-        self._chunk_matrix: Vectors = dense.reconstruct_n(0, dense.ntotal).reshape(-1, dense.d)
+        self._chunk_matrix: Vectors = faiss_vectors(dense)
         self._sentence_matrix = sentence_matrix
+        self._sentence_matrix.flags.writeable = False
         self.keyword = keyword
         self.row_of: dict[str, int] = {c.id: row for row, c in enumerate(self.chunks)}
         self.chunk_rows = row_ranges(c.source_id for c in self.chunks)
@@ -98,6 +98,11 @@ class Store:
         self.lines: Lines = lines or {}  # the chunk table's lines, by source
         self.directory: Path | None = None  # where it is published, once it is
         self._inherited: Inherited | None = None  # parts it may link from an earlier generation
+
+    @cached_property
+    def _sentence_row(self) -> dict[Sentence, int]:
+        """Each sentence's row: made when first asked for, which a build never does."""
+        return {s: row for row, s in enumerate(self.sentences)}
 
     @property
     def generation(self) -> int:
@@ -123,12 +128,14 @@ class Store:
         chunk_vectors: Vectors,
         sentence_vectors: Vectors,
         previous: Store | None = None,
+        sentences: Sequence[Sentence] | None = None,
     ) -> Store:
         """Index chunks (grouped by source, sources in `source_order`) and their vectors.
 
         Args:
             sentence_vectors: one row per `distinct_sentences(chunks)`, in that order.
             previous: a generation whose keyword terms may be reused for identical chunks.
+            sentences: `distinct_sentences(chunks)`, if the caller has it already.
         """
         import faiss
 
@@ -150,7 +157,7 @@ class Store:
         matrix = np.ascontiguousarray(sentence_vectors, dtype=np.float32).reshape(-1, header.dim)
         keyword = KeywordIndex.build(terms, tokenize)
         known = known_lines(sources, chunks, previous)
-        store = cls(manifest, sources, chunks, dense, matrix, keyword, known)
+        store = cls(manifest, sources, chunks, dense, matrix, keyword, known, sentences)
         if previous is not None:
             store._inherited = Inherited.find(
                 previous.directory,
@@ -173,6 +180,16 @@ class Store:
     def search_keyword(self, query: str, k: int) -> list[tuple[int, float]]:
         """Return up to k (chunk row, bm25 score) pairs, best first; [] without known terms."""
         return self.keyword.search(query, k)
+
+    @property
+    def chunk_matrix(self) -> Vectors:
+        """Every chunk's vector, one row per chunk (read-only)."""
+        return self._chunk_matrix
+
+    @property
+    def sentence_matrix(self) -> Vectors:
+        """Every distinct sentence's vector, one row per `sentences` item (read-only)."""
+        return self._sentence_matrix
 
     def sentence_vectors(self, sentences: Sequence[Sentence]) -> Vectors:
         """Return the vectors of these sentences, one row each."""
@@ -282,6 +299,17 @@ class Store:
             raise ValueError("the keyword index or the parts disagree on the chunks or sources")
         store.directory = directory
         return store
+
+
+def faiss_vectors(dense: Any) -> Vectors:
+    """Return a read-only view of the vectors a flat FAISS index holds (no copy)."""
+    import faiss
+
+    if dense.ntotal == 0:
+        return np.zeros((0, dense.d), dtype=np.float32)
+    view = faiss.rev_swig_ptr(dense.get_xb(), dense.ntotal * dense.d).reshape(-1, dense.d)
+    view.flags.writeable = False
+    return np.asarray(view, dtype=np.float32)
 
 
 def _stack(matrices: list[Vectors], dim: int) -> Vectors:

@@ -13,7 +13,7 @@ from rag.embedding_cache import EmbeddingCache
 from rag.errors import RagError
 from rag.rows import distinct_sentences, row_ranges, rows_in
 from rag.store import Store
-from rag.types import Chunk, Source
+from rag.types import Chunk, Sentence, Source
 
 Vectors = NDArray[np.float32]
 
@@ -36,6 +36,7 @@ class BuildVectors:
         self.embedder, self.cache, self.previous = embedder, cache, previous
         self.reused, self.batch_size, self.report = reused, batch_size, report
         self.embedded = 0
+        self.sentences: list[Sentence] = []  # distinct_sentences(chunks), once computed
 
     def compute(
         self, sources: Sequence[Source], chunks: Sequence[Chunk]
@@ -43,31 +44,62 @@ class BuildVectors:
         """Return the chunk vectors and the distinct-sentence vectors, in store order."""
         texts = {s.id: s.text for s in sources}
         titles = {s.id: s.title for s in sources}
-        sentences = distinct_sentences(chunks)
-        dim = self.embedder.dim
-        chunk_matrix = np.zeros((len(chunks), dim), dtype=np.float32)
-        sentence_matrix = np.zeros((len(sentences), dim), dtype=np.float32)
+        old = self.previous if self.reused else None
         chunk_rows = row_ranges(c.source_id for c in chunks)
+        sentences = self.sentences = []
+        for source_id, rows in chunk_rows.items():
+            if old is not None and source_id in self.reused:  # the same chunks, so sentences
+                kept = old.sentence_rows.get(source_id, range(0))
+                sentences.extend(old.sentences[kept.start : kept.stop])
+            else:
+                sentences.extend(distinct_sentences(chunks[rows.start : rows.stop]))
         sentence_rows = row_ranges(s.source_id for s in sentences)
-        fresh = [i for i in chunk_rows if i not in self.reused]
+        fresh = [i for i in chunk_rows if old is None or i not in self.reused]
         fresh_chunks = rows_in(chunk_rows[i] for i in fresh)
         fresh_sentences = rows_in(sentence_rows[i] for i in fresh)
-        if self.previous is not None and self.reused:
-            old = self.previous
-            kept = [i for i in chunk_rows if i in self.reused]
-            chunk_matrix[rows_in(chunk_rows[i] for i in kept)] = old.chunk_vectors(
-                rows_in(old.chunk_rows[i] for i in kept)
-            )
-            sentence_matrix[rows_in(sentence_rows[i] for i in kept)] = old.sentence_vectors_at(
-                rows_in(old.sentence_rows[i] for i in kept)
-            )
         wanted = [index_text(titles[chunks[i].source_id], chunks[i]) for i in fresh_chunks]
         wanted += [texts[sentences[i].source_id][sentences[i].start : sentences[i].end]
                    for i in fresh_sentences]  # fmt: skip
         embedded = self._embed(wanted)
-        chunk_matrix[fresh_chunks] = embedded[: len(fresh_chunks)]
-        sentence_matrix[fresh_sentences] = embedded[len(fresh_chunks) :]
-        return chunk_matrix, sentence_matrix
+        if old is None:
+            return embedded[: len(fresh_chunks)], embedded[len(fresh_chunks) :]
+        return (
+            self._stitch(
+                chunk_rows, old.chunk_rows, old.chunk_matrix, embedded[: len(fresh_chunks)]
+            ),
+            self._stitch(
+                sentence_rows, old.sentence_rows, old.sentence_matrix, embedded[len(fresh_chunks) :]
+            ),
+        )
+
+    def _stitch(
+        self, rows: dict[str, range], old_rows: dict[str, range], old: Vectors, fresh: Vectors
+    ) -> Vectors:
+        """Return the rows in store order: runs of reused sources sliced from the previous
+        generation's matrix (one copy, no gather), the others taken in turn from `fresh`."""
+        pieces: list[Vectors] = []
+        run: range | None = None  # consecutive rows of the previous matrix
+        taken = 0
+        for source_id, span in rows.items():
+            if source_id in self.reused:
+                kept = old_rows.get(source_id, range(0))
+                if run is not None and run.stop == kept.start:
+                    run = range(run.start, kept.stop)
+                    continue
+                if run is not None:
+                    pieces.append(old[run.start : run.stop])
+                run = kept
+            else:
+                if run is not None:
+                    pieces.append(old[run.start : run.stop])
+                    run = None
+                pieces.append(fresh[taken : taken + len(span)])
+                taken += len(span)
+        if run is not None:
+            pieces.append(old[run.start : run.stop])
+        if not pieces:
+            return np.zeros((0, self.embedder.dim), dtype=np.float32)
+        return np.concatenate(pieces).astype(np.float32, copy=False)
 
     def _embed(self, texts: Sequence[str]) -> Vectors:
         """Return one vector per text, embedding only the texts the cache lacks."""

@@ -5,12 +5,13 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from rag.config import Settings
 from rag.embedding import Embedder
 from rag.errors import BuildInProgress, SourceError
-from rag.generations import build_lock, current_generation, load_current
+from rag.generations import build_lock, current_generation, generation_dir, load_current
 from rag.indexer import Indexer, build_index
 from rag.parts import source_order
 from tests.fakes import FakeEmbedder
@@ -228,3 +229,40 @@ def test_an_indexer_builds_on_the_generation_it_holds(
     build_index(settings, fake_embedder)  # another process publishes generation 3
     previous = indexer.previous()
     assert previous is not None and previous is not built and previous.generation == 3
+
+
+def test_incremental_builds_equal_a_fresh_build(tmp_path: Path) -> None:
+    """Reused rows, stitched vectors and linked parts give what building afresh gives."""
+    sources = tmp_path / "sources"
+    sources.mkdir()
+    for i in range(12):
+        (sources / f"doc{i:02d}.txt").write_text(
+            f"Document {i}\n\nFact {i} is about topic {i}. It has detail {i * 7}. More words {i}."
+        )
+    settings = Settings(source_dirs=(sources,), index_dir=tmp_path / "index")
+    indexer = Indexer(settings, FakeEmbedder())
+    indexer.build()
+    (sources / "doc03.txt").write_text("Document 3\n\nAn edited fact three.")
+    (sources / "doc07.txt").unlink()
+    (sources / "new.txt").write_text("New\n\nA new document about owls.")
+    indexer.build()
+    fresh_dir = tmp_path / "fresh"
+    build_index(settings.model_copy(update={"index_dir": fresh_dir}), FakeEmbedder())
+    fresh = load_current(fresh_dir, FakeEmbedder())
+    cold = load_current(settings.index_dir, FakeEmbedder())
+    for store in (indexer.last, cold):
+        assert store is not None
+        assert store.sources == fresh.sources and store.chunks == fresh.chunks
+        assert store.sentences == fresh.sentences
+        assert np.array_equal(store.chunk_matrix, fresh.chunk_matrix)
+        assert np.array_equal(store.sentence_matrix, fresh.sentence_matrix)
+        assert store.search_keyword("owls detail", 5) == fresh.search_keyword("owls detail", 5)
+    live = generation_dir(settings.index_dir, 2)
+    linked = {p.parent.name for p in live.rglob("*.npy") if p.stat().st_nlink > 1}
+    written = {p.parent.name for p in live.rglob("*.npy") if p.stat().st_nlink == 1} - {"bm25"}
+    assert linked and written  # the parts the changes left alone were linked, not written
+    assert dict(cold.manifest.files) == {
+        name: digest
+        for name, digest in dict(fresh.manifest.files).items()
+        if name.startswith("parts/")
+    } | {name: d for name, d in cold.manifest.files if not name.startswith("parts/")}

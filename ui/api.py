@@ -33,6 +33,8 @@ from rag.errors import (
     RagError,
     SourceError,
 )
+from rag.file_digests import FileDigests
+from rag.indexer import CACHE_DIR
 from rag.rebuild import Rebuilder
 from rag.sources import scan_sources
 from rag.store import Store
@@ -137,7 +139,9 @@ def _add_source_routes(router: APIRouter, assistant: Assistant) -> None:
 
     @router.get("/sources", response_model=list[m.SourceSummary])
     def list_sources() -> list[m.SourceSummary]:
-        files, _skipped = scan_sources(settings.source_dirs, settings.max_file_bytes)
+        # the digests the last build remembered spare re-reading unchanged files
+        digests = FileDigests(settings.index_dir / CACHE_DIR)
+        files, _skipped = scan_sources(settings.source_dirs, settings.max_file_bytes, digests)
         store = assistant.store if assistant.ready else None  # one generation for the listing
         indexed = store.sources if store else {}
         on_disk = {f.id: f for f in files}
