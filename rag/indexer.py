@@ -185,8 +185,8 @@ def _assemble(
         if file.id in loaded:
             sources.append(loaded[file.id])
         elif file.id in old and old[file.id].file_sha256 == file.file_sha256:
-            same = old[file.id].path == file.path  # the same object: its table lines are reused
-            sources.append(old[file.id] if same else replace(old[file.id], path=file.path))
+            same = str(old[file.id].path) == file.path  # the same object: its lines are reused
+            sources.append(old[file.id] if same else replace(old[file.id], path=Path(file.path)))
         # else: new or changed, and unreadable: skipped
     reused = {s.id for s in sources if same_chunking and s.id not in loaded}
     chunks: list[Chunk] = []
@@ -213,7 +213,7 @@ def _load(
         try:
             loaded[file.id] = load_source(file)
         except SourceError as exc:
-            skipped.append(Skipped(file.path, str(exc)))
+            skipped.append(Skipped(Path(file.path), str(exc)))
         report("reading", done, len(files))
     return loaded
 

@@ -101,7 +101,7 @@ class Terms:
 
     def compact(self) -> Terms:
         """Keep only the terms in use, sorted, so equal chunks give equal files."""
-        used = np.unique(self.ids)
+        used = np.flatnonzero(np.bincount(self.ids, minlength=len(self.vocab)))  # sorted, O(n)
         vocab = sorted(self.vocab[i] for i in used)
         index = {term: i for i, term in enumerate(vocab)}
         mapping = np.zeros(len(self.vocab), dtype=np.int64)
@@ -111,12 +111,19 @@ class Terms:
 
 def weigh(terms: Terms) -> dict[str, Any]:
     """Return bm25s' score arrays (lucene BM25, a term-major sparse matrix) for these chunks."""
+    import scipy.sparse
+
     docs, size = len(terms), max(len(terms.vocab), 1)
     lengths = np.diff(terms.offsets)
     doc = np.repeat(np.arange(docs, dtype=np.int64), lengths)
-    pairs, tf = np.unique(terms.ids * docs + doc, return_counts=True)  # term-major, doc-minor
-    term, doc = pairs // max(docs, 1), pairs % max(docs, 1)
-    df = np.bincount(term, minlength=size)
+    # term frequencies: a term-major matrix, duplicates summed, doc ids sorted in each term
+    counts = scipy.sparse.csc_matrix(
+        (np.ones(len(terms.ids), dtype=np.float32), (doc, terms.ids)), shape=(max(docs, 1), size)
+    )
+    counts.sum_duplicates()
+    tf, doc = counts.data.astype(np.float64), counts.indices.astype(np.int64)
+    df = np.diff(counts.indptr).astype(np.int64)
+    term = np.repeat(np.arange(size, dtype=np.int64), df)
     idf = np.log1p((docs - df + 0.5) / (df + 0.5))
     norm = K1 * ((1 - B) + B * lengths / max(float(lengths.mean()) if docs else 1.0, 1e-9))
     data = (idf[term] * tf / (norm[doc] + tf)).astype(np.float32)

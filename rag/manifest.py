@@ -77,8 +77,9 @@ def manifest_bytes(manifest: Manifest) -> bytes:
         "files": [list(pair) for pair in manifest.files],
         "format_version": manifest.format_version,
     }
-    checked = {"sha256": hashlib.sha256(_canonical(body)).hexdigest(), **body}
-    return json.dumps(checked, ensure_ascii=False).encode()  # no indent: keeps json's C encoder
+    canonical = _canonical(body)  # dumped once: thousands of source entries
+    digest = hashlib.sha256(canonical).hexdigest()
+    return b'{"sha256":"' + digest.encode() + b'",' + canonical[1:]
 
 
 def read_manifest(directory: Path) -> Manifest:

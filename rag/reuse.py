@@ -36,7 +36,8 @@ def known_lines(
             and previous.chunks[old.start : old.stop] == chunks[rows.start : rows.stop]
         ):
             known[source_id] = previous.lines[source_id]
-    same = {s.id for s in sources if previous.sources.get(s.id) == s}
+    old_sources = previous.sources
+    same = {s.id for s in sources if (o := old_sources.get(s.id)) is s or o == s}
     return {source_id: known[source_id] for source_id in known.keys() & same}
 
 

@@ -94,7 +94,7 @@ def _scan_file(path: str, file_id: str, max_bytes: int, digests: FileDigests | N
         raise SourceError("file name is not valid UTF-8") from err
     except OSError as err:
         raise SourceError(f"{file_id}: unreadable ({err.strerror or err})") from err
-    return SourceFile(id=file_id, path=Path(path), file_sha256=digest, size=info.st_size)
+    return SourceFile(id=file_id, path=path, file_sha256=digest, size=info.st_size)
 
 
 def load_sources(dirs: Sequence[Path], max_bytes: int) -> tuple[list[Source], list[Skipped]]:
@@ -105,7 +105,7 @@ def load_sources(dirs: Sequence[Path], max_bytes: int) -> tuple[list[Source], li
         try:
             sources.append(load_source(file))
         except SourceError as err:
-            skipped.append(Skipped(file.path, str(err)))
+            skipped.append(Skipped(Path(file.path), str(err)))
     return sources, skipped
 
 
@@ -115,7 +115,7 @@ def load_source(file: SourceFile) -> Source:
     .txt/.md text is the file strictly decoded as UTF-8 and left unchanged (a BOM stays).
     """
     data = _read(file)
-    suffix = file.path.suffix.lower()
+    suffix = os.path.splitext(file.path)[1].lower()
     if suffix == ".pdf":
         text, title = _extract_pdf(file.id, data)
     elif suffix in (".html", ".htm"):
@@ -127,8 +127,8 @@ def load_source(file: SourceFile) -> Source:
         raise SourceError(f"{file.id}: no text found")
     return Source(
         id=file.id,
-        path=file.path,
-        title=(title or file.path.stem)[:MAX_TITLE_CHARS],
+        path=Path(file.path),
+        title=(title or Path(file.path).stem)[:MAX_TITLE_CHARS],
         text=text,
         sha256=hashlib.sha256(text.encode("utf-8")).hexdigest(),
         file_sha256=file.file_sha256,
@@ -138,7 +138,7 @@ def load_source(file: SourceFile) -> Source:
 def _read(file: SourceFile) -> bytes:
     """Read the file's bytes, checking they are still the ones that were scanned."""
     try:
-        with file.path.open("rb") as handle:
+        with open(file.path, "rb") as handle:
             data = handle.read(file.size + 1)
     except OSError as err:
         raise SourceError(f"{file.id}: unreadable ({err.strerror or err})") from err

@@ -11,7 +11,7 @@ class SourceFile:
     """A file found in a source folder, before its text is extracted."""
 
     id: str  # path relative to its source folder, posix separators
-    path: Path  # absolute path on disk
+    path: str  # absolute path on disk (a str: a scan makes thousands)
     file_sha256: str  # sha256 of the file's bytes: decides new / changed / unchanged
     size: int
 

@@ -55,7 +55,7 @@ def write(path: Path, data: bytes | str) -> Path:
 def load_one(path: Path) -> Source:
     files, skipped = scan_sources([path.parent], MAX)
     assert skipped == []
-    (file,) = [f for f in files if f.path == path.resolve()]
+    (file,) = [f for f in files if f.path == str(path.resolve())]
     return load_source(file)
 
 
@@ -66,7 +66,7 @@ def test_txt_text_is_the_file_unchanged(tmp_path: Path) -> None:
     assert skipped == []
     (file,) = files
     assert file.id == "notes/a.txt"
-    assert file.path == path.resolve()
+    assert file.path == str(path.resolve())
     assert file.size == path.stat().st_size
     assert file.file_sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
     source = load_source(file)
@@ -182,8 +182,8 @@ def test_duplicate_ids_across_folders_first_wins(tmp_path: Path) -> None:
     write(tmp_path / "two" / "other.txt", "other")
     files, skipped = scan_sources([tmp_path / "one", tmp_path / "two"], MAX)
     assert [(f.id, f.path) for f in files] == [
-        ("same.txt", first.resolve()),
-        ("other.txt", (tmp_path / "two" / "other.txt").resolve()),
+        ("same.txt", str(first.resolve())),
+        ("other.txt", str((tmp_path / "two" / "other.txt").resolve())),
     ]
     assert [s.path for s in skipped] == [second.resolve()]
     assert "duplicate" in skipped[0].reason and "same.txt" in skipped[0].reason

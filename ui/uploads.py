@@ -52,14 +52,14 @@ def save_upload(folder: Path, filename: str, data: bytes, max_bytes: int) -> Sou
             handle.flush()
             os.fsync(handle.fileno())
         try:
-            load_source(SourceFile(id=name, path=tmp, file_sha256=digest, size=len(data)))
+            load_source(SourceFile(id=name, path=str(tmp), file_sha256=digest, size=len(data)))
         except SourceError as err:
             raise UploadRejected(f"cannot read the upload: {err}") from err
         os.replace(tmp, folder / name)
     finally:
         tmp.unlink(missing_ok=True)
     fsync_path(folder)
-    return SourceFile(id=name, path=folder / name, file_sha256=digest, size=len(data))
+    return SourceFile(id=name, path=str(folder / name), file_sha256=digest, size=len(data))
 
 
 def source_path(folders: Sequence[Path], source_id: str) -> Path:
