@@ -6,7 +6,7 @@ Wikipedia-style articles): document i is article i mod 887; copy k >= 1 of an ar
 and every text is embedded for real (the embedding cache cannot dedupe them).
 
     .venv/bin/python bench/bench_index.py --embedder fake          # minutes: plumbing only
-    .venv/bin/python bench/bench_index.py --embedder real          # the packaged MiniLM model
+    .venv/bin/python bench/bench_index.py --embedder onnx --documents 500   # the real model
 
 Prints one JSON object; the figures go to docs/PERFORMANCE.md.
 """
@@ -35,6 +35,7 @@ from rag.config import Settings  # noqa: E402
 from rag.embedding import Embedder, SentenceTransformerEmbedder  # noqa: E402
 from rag.generations import generation_dir, load_current  # noqa: E402
 from rag.indexer import BuildReport, Indexer  # noqa: E402
+from rag.onnx_embedding import load_embedder  # noqa: E402
 from tests.fakes import FakeEmbedder  # noqa: E402
 
 EVAL = REPO.parent / "shared" / "eval"
@@ -98,7 +99,11 @@ def timed(indexer: Indexer) -> tuple[float, BuildReport, dict[str, float]]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--embedder", choices=("fake", "real"), default="fake")
+    parser.add_argument(
+        "--embedder", choices=("fake", "onnx", "torch"), default="fake",
+        help="fake: hashed bag of words at the model's width; onnx (the default encoder of the "
+        "product) or torch: the packaged MiniLM model",
+    )  # fmt: skip
     parser.add_argument("--documents", type=int, default=5000)
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/rag-bench"))
     parser.add_argument("--repeat", type=int, default=3, help="rounds of the 1-document changes")
@@ -108,9 +113,11 @@ def main() -> None:
     shutil.rmtree(index_dir, ignore_errors=True)
     settings = Settings(source_dirs=(sources,), index_dir=index_dir)
     # FakeEmbedder at the real model's width: the same bytes to write, hash and load.
-    embedder: Embedder = (
-        FakeEmbedder(dim=384) if args.embedder == "fake" else SentenceTransformerEmbedder()
-    )
+    embedder: Embedder = {
+        "fake": lambda: FakeEmbedder(dim=384),
+        "onnx": lambda: load_embedder(settings),
+        "torch": SentenceTransformerEmbedder,
+    }[args.embedder]()
     steps: dict[str, dict[str, object]] = {}
     load_before = os.getloadavg()[0]  # other jobs share the machine: say how busy it was
     full, report, stages = timed(Indexer(settings, embedder))
