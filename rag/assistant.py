@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
 import logging
+import re
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -25,6 +27,10 @@ log = logging.getLogger(__name__)
 BRIDGE_HITS = 4  # chunks the second hop may add
 BRIDGE_NAMES = 3  # names of the best sentence carried into the second hop
 OTHER_SOURCE_RATIO = 0.2
+_DATE_WORD = re.compile(
+    r"(?:January|February|March|April|May|June|July|August|September|October|November|December"
+    r"|Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday)(?: \d+)?"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,17 +120,42 @@ class Assistant:
 
     @staticmethod
     def _bridge(question: str, reading: Reading) -> str:
-        """Return the names the best sentence adds to the question: the next hop's subject."""
+        """Return the names the best sentence adds to the question: the next hop's subject.
+
+        Dates are not names of things a second document is about: "October" is left out.
+        """
         if not reading.candidates:
             return ""
         best = reading.candidates[0]
         asked = question.lower()
-        new = [n for n in names(best.text) if n.lower() not in asked and n != best.title]
+        new = [
+            n
+            for n in names(best.text)
+            if n.lower() not in asked and n != best.title and not _DATE_WORD.fullmatch(n)
+        ]
         return " ".join(new[:BRIDGE_NAMES])
 
     def search(self, query: str, k: int) -> list[Hit]:
-        """Return the k best passages for a query."""
-        return self._current().retriever.retrieve(query, k)
+        """Return the k best passages for a query, following one bridge hop as `ask` does.
+
+        The passages the second hop finds (about a name the best sentence adds to the query)
+        are interleaved with the first hop's, which keep ranks 1, 3, 5, ...: a two-document
+        question finds both documents, and a one-document question keeps its best ones on top.
+        """
+        loaded = self._current()
+        vector = self.embedder.embed([query])[0]
+        hits = loaded.retriever.retrieve_embedded(query, vector, max(k, self.settings.top_k))
+        first = hits[: self.settings.top_k]
+        reading = self.reader.read(query, vector, first, loaded.store, loaded.lexicon)
+        bridge = self._bridge(query, reading)
+        if not bridge or not hits:
+            return hits[:k]
+        extra = loaded.retriever.widen(first, f"{query} {bridge}", BRIDGE_HITS)[len(first) :]
+        added = {hit.row for hit in extra}
+        rest = [hit for hit in hits if hit.row not in added]
+        # interleaved: the first hop keeps every other rank, its best passage first
+        merged = [hit for pair in itertools.zip_longest(rest, extra) for hit in pair if hit]
+        return merged[:k]
 
     def ask(self, question: str, history: Sequence[Turn] = (), top_k: int | None = None) -> Answer:
         """Answer a question with verbatim quotes, or refuse."""

@@ -142,3 +142,49 @@ def test_no_index_yet_is_reported(tmp_path: Path) -> None:
     assert not assistant.ready
     with pytest.raises(IndexMissing, match="rag index"):
         assistant.ask(TROOPS)
+
+
+PAINTERS = {  # a two-hop question: the painter's page names the work, the work's page the museum
+    "kells.txt": "Marta Kells\n\nMarta Kells is a painter from Oslo. Her best known work is "
+    "Glass Harbour, finished in 1961.",
+    "harbour.txt": "Glass Harbour\n\nGlass Harbour is an oil painting of fishing boats at dawn. "
+    "It hangs in the Bergen Museum of Art.",
+    **{
+        f"painter{i}.txt": f"{name}\n\n{name} is a painter from {city}. {pronoun} best known work "
+        f"is {work}. It is famous for its colours."
+        for i, (name, city, pronoun, work) in enumerate(
+            [
+                ("Jonas Brekke", "Trondheim", "His", "Winter Field"),
+                ("Ida Sandvik", "Stavanger", "Her", "Red Orchard"),
+                ("Lars Moen", "Oslo", "His", "The Mill Pond"),
+                ("Sofie Dahl", "Tromso", "Her", "Northern Light"),
+                ("Erik Holm", "Bergen", "His", "Quiet Street"),
+            ]
+        )
+    },
+    **{
+        f"museum{i}.txt": f"{museum}\n\n{museum} is an art museum in {city}. It holds paintings "
+        "by many painters of the nineteenth century."
+        for i, (museum, city) in enumerate(
+            [("Oslo National Gallery", "Oslo"), ("Trondheim Art Hall", "Trondheim")]
+        )
+    },
+}
+
+
+@pytest.mark.model
+def test_search_follows_the_bridge_to_the_second_document(
+    tmp_path: Path, real_embedder: OnnxEmbedder
+) -> None:
+    sources = tmp_path / "sources"
+    sources.mkdir()
+    for name, text in PAINTERS.items():
+        (sources / name).write_text(text)
+    settings = Settings(source_dirs=(sources,), index_dir=tmp_path / "index", top_k=4)
+    build_index(settings, real_embedder)
+    assistant = Assistant(settings, real_embedder)
+    question = "In which museum does the best known work of Marta Kells hang?"
+    plain = [h.chunk.source_id for h in assistant._current().retriever.retrieve(question, 3)]
+    assert plain[0] == "kells.txt" and "harbour.txt" not in plain  # one hop misses it
+    found = [h.chunk.source_id for h in assistant.search(question, 3)]
+    assert found[:2] == ["kells.txt", "harbour.txt"]  # "Glass Harbour" led the second hop
