@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from rag.config import Settings
 from rag.errors import IndexCorrupt, IndexMissing, RagError
 from rag.file_digests import RACY_NS
 from rag.generations import CURRENT, current_generation, generation_dir, load_current
@@ -164,17 +165,22 @@ def sources(tmp_path: Path) -> Path:
     return folder
 
 
-@pytest.mark.parametrize("damage", ["truncate", "flip", "delete"])
-def test_a_damaged_live_generation_is_refused_and_the_last_good_one_serves(
-    tmp_path: Path, sources: Path, damage: str
-) -> None:
+def edited_twice(tmp_path: Path, sources: Path) -> tuple[Settings, FakeEmbedder, Path]:
+    """Build generation 1, edit one article, build generation 2; return its folder too."""
     settings = settings_for(sources, tmp_path / "index")
     embedder = FakeEmbedder()
     build_index(settings, embedder)
     edited = sources / CORPUS[3].name
     edited.write_text(edited.read_text() + "\nAn added sentence.\n")
     build_index(settings, embedder)
-    live = generation_dir(settings.index_dir, 2)
+    return settings, embedder, generation_dir(settings.index_dir, 2)
+
+
+@pytest.mark.parametrize("damage", ["truncate", "flip", "delete"])
+def test_a_damaged_live_generation_is_refused_and_the_last_good_one_serves(
+    tmp_path: Path, sources: Path, damage: str
+) -> None:
+    settings, embedder, live = edited_twice(tmp_path, sources)
     # every file generation 2 wrote; the parts it shares with generation 1 are tested below
     names = sorted(p.relative_to(live) for p in live.rglob("*") if is_own(p))
     assert any(name.parts[0] == "parts" for name in names) and "manifest.json" in map(str, names)
@@ -203,13 +209,7 @@ def is_own(path: Path) -> bool:
 def test_a_shared_part_damaged_in_place_is_refused_by_every_generation_and_rebuilt(
     tmp_path: Path, sources: Path
 ) -> None:
-    settings = settings_for(sources, tmp_path / "index")
-    embedder = FakeEmbedder()
-    build_index(settings, embedder)
-    edited = sources / CORPUS[3].name
-    edited.write_text(edited.read_text() + "\nAn added sentence.\n")
-    build_index(settings, embedder)
-    live = generation_dir(settings.index_dir, 2)
+    settings, embedder, live = edited_twice(tmp_path, sources)
     shared = [p for p in live.rglob("sentences.npy") if not is_own(p)]
     assert len(shared) >= 2  # the parts the edit left alone
     data = shared[0].read_bytes()
