@@ -269,6 +269,7 @@ class Store:
         sources: list[Source] = []
         chunks: list[Chunk] = []
         lines: Lines = {}
+        sentences: list[Sentence] = []
         chunk_vectors, sentence_vectors = [], []
         for part in listed_parts(blobs):
             blob = {name: blobs[f"{part_folder(part)}/{name}"] for name in PART_FILES}
@@ -276,25 +277,27 @@ class Store:
             part_chunks = parse_chunks(blob[CHUNKS], part_sources)
             dense = faiss.deserialize_index(np.frombuffer(blob[CHUNKS_FAISS], dtype=np.uint8))
             matrix = np.load(io.BytesIO(blob[SENTENCES]), allow_pickle=False)
+            part_sentences = distinct_sentences(part_chunks)
             if (
                 any(part_of(s.id) != part for s in part_sources)
                 or dense.ntotal != len(part_chunks)
                 or dense.d != manifest.dim
                 or matrix.dtype != np.float32
-                or matrix.shape != (len(distinct_sentences(part_chunks)), manifest.dim)
+                or matrix.shape != (len(part_sentences), manifest.dim)
             ):
                 raise ValueError(f"the files of part {part} disagree on its rows or dim")
             rows = row_ranges(c.source_id for c in part_chunks)
             lines.update(split_lines(blob[SOURCES], blob[CHUNKS], part_sources, rows))
             sources += part_sources
             chunks += part_chunks
+            sentences += part_sentences
             chunk_vectors.append(dense.reconstruct_n(0, dense.ntotal).reshape(-1, manifest.dim))
             sentence_vectors.append(matrix)
         dense = faiss.IndexFlatIP(manifest.dim)
         dense.add(_stack(chunk_vectors, manifest.dim))
         keyword = KeywordIndex.load(directory / BM25, Tokenizer(manifest.stemmer))
         store = cls(manifest, sources, chunks, dense, _stack(sentence_vectors, manifest.dim),
-                    keyword, lines)  # fmt: skip
+                    keyword, lines, sentences)  # fmt: skip
         if keyword.documents != len(chunks) or len(store.sources) != len(sources):
             raise ValueError("the keyword index or the parts disagree on the chunks or sources")
         store.directory = directory
