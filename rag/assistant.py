@@ -153,8 +153,15 @@ class Assistant:
         extra = loaded.retriever.widen(first, f"{query} {bridge}", BRIDGE_HITS)[len(first) :]
         added = {hit.row for hit in extra}
         rest = [hit for hit in hits if hit.row not in added]
-        # interleaved: the first hop keeps every other rank, its best passage first
-        merged = [hit for pair in itertools.zip_longest(rest, extra) for hit in pair if hit]
+        # interleaved: the first hop keeps every other rank, its best passage first; a
+        # second-hop passage (scored by BM25 alone) takes the score of the one above it
+        merged: list[Hit] = []
+        for one, two in itertools.zip_longest(rest, extra):
+            if one is not None:
+                merged.append(one)
+            if two is not None:
+                above = merged[-1].score if merged else two.score
+                merged.append(replace(two, score=min(two.score, above)))
         return merged[:k]
 
     def ask(self, question: str, history: Sequence[Turn] = (), top_k: int | None = None) -> Answer:
@@ -170,8 +177,9 @@ class Assistant:
         if bridge:
             hits = loaded.retriever.widen(hits, f"{query} {bridge}", BRIDGE_HITS)
             reading = self.reader.read(question, vectors[-1], hits, loaded.store, loaded.lexicon)
+        store = loaded.store
         result = answer(
-            question, reading, loaded.store, self.policy, query, loaded.store.generation
+            question, reading, store, self.policy, query, store.generation, loaded.lexicon
         )
         if result.refused:
             return result

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from rag.errors import IndexCorrupt
+from rag.lexicon import Lexicon
 from rag.reader import Reading
 from rag.store import Store
 from rag.types import Answer, Quote, Sentence
@@ -43,6 +45,43 @@ def _pick(reading: Reading, policy: Policy) -> list[tuple[Sentence, float]]:
         picked.append((sentence, probability))
         sources.add(sentence.source_id)
     return picked
+
+
+def _bridge(
+    question: str,
+    reading: Reading,
+    picked: list[tuple[Sentence, float]],
+    max_quotes: int,
+    lexicon: Lexicon,
+) -> list[tuple[Sentence, float]]:
+    """Add the second hop of a two-document answer.
+
+    When the best quote names a source that the question does not, and a sentence of that
+    source holds question terms the best quote lacks, that sentence follows it: "A's best work
+    is B." then "B hangs in C." for "Where does A's best work hang?".
+    """
+    if not picked or len(picked) >= max_quotes:
+        return picked
+    best = reading.candidates[0]
+    said, asked = best.text.lower(), question.lower()
+    open_terms = set(lexicon.terms(question)) - set(lexicon.terms(f"{best.title} {best.text}"))
+    quoted = {sentence.source_id for sentence, _ in picked}
+    for candidate, probability in zip(reading.candidates, reading.probabilities, strict=True):
+        title = candidate.title.strip().lower()
+        if (
+            candidate.sentence.source_id not in quoted
+            and title != best.title.strip().lower()
+            and _names_in(title, said)
+            and not _names_in(title, asked)
+            and open_terms & set(lexicon.terms(candidate.text))
+        ):
+            return [*picked, (candidate.sentence, probability)]
+    return picked
+
+
+def _names_in(title: str, text: str) -> bool:
+    """Does the text name this title, as whole words?"""
+    return len(title) > 2 and re.search(rf"(?<!\w){re.escape(title)}(?!\w)", text) is not None
 
 
 def _merge_adjacent(
@@ -88,9 +127,19 @@ def compose(quotes: tuple[Quote, ...]) -> str:
 
 
 def answer(
-    question: str, reading: Reading, store: Store, policy: Policy, query: str, generation: int
+    question: str,
+    reading: Reading,
+    store: Store,
+    policy: Policy,
+    query: str,
+    generation: int,
+    lexicon: Lexicon | None = None,
 ) -> Answer:
-    """Answer with verbatim quotes from the reading, or refuse."""
+    """Answer with verbatim quotes from the reading, or refuse.
+
+    Args:
+        lexicon: the store's terms; with it, a two-document answer quotes its second hop.
+    """
     refusal = Answer(
         question=question,
         text=REFUSAL,
@@ -100,7 +149,10 @@ def answer(
     )
     if reading.answerable < policy.threshold:
         return refusal
-    quotes = tuple(quote(store, s, p) for s, p in _merge_adjacent(_pick(reading, policy), store))
+    picked = _pick(reading, policy)
+    if lexicon is not None:
+        picked = _bridge(question, reading, picked, policy.max_quotes, lexicon)
+    quotes = tuple(quote(store, s, p) for s, p in _merge_adjacent(picked, store))
     if not quotes:
         return refusal
     return Answer(

@@ -100,6 +100,7 @@ class Indexer:
             last is not None
             and last.generation == current_generation(self.settings.index_dir)
             and (last.model_id, last.dim) == (embedder.model_id, embedder.dim)
+            and last.unchanged_on_disk()  # else read back and verified, falling back if damaged
         ):
             return last
         self.last = None
@@ -151,7 +152,7 @@ def _build(indexer: Indexer, report: Progress, started: float) -> tuple[BuildRep
     store = Store.build(
         header, sources, chunks, chunk_vectors, sentence_vectors, previous, vectors.sentences
     )
-    store.directory = _write(store, settings, generation, previous.generation if previous else 0)
+    store.published(_write(store, settings, generation, previous.generation if previous else 0))
     report("writing", 1, 1)
     added = sum(1 for s in sources if s.id not in old)
     unchanged = sum(1 for s in sources if s.id in old and s.file_sha256 == old[s.id].file_sha256)

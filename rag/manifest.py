@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -12,6 +13,7 @@ from rag.errors import IndexCorrupt, IndexMismatch
 
 FORMAT_VERSION = 2  # 2: rows in parts/NN/ (rag/parts.py)
 MANIFEST = "manifest.json"
+FileStat = tuple[int, int, int, int]  # size, mtime_ns, inode, device
 RUN_INDEX = "run `rag index` to rebuild it"
 WRITE_BLOCK = 1 << 20  # bytes per write call: big files are written, and hashed, in slices
 
@@ -139,3 +141,16 @@ def read_verified(directory: Path, manifest: Manifest) -> dict[str, bytes]:
             raise IndexCorrupt(f"{path} fails its checksum; {RUN_INDEX}")
         blobs[name] = data
     return blobs
+
+
+def file_stats(directory: Path, names: Sequence[str]) -> dict[str, FileStat]:
+    """Return the size, mtime, inode and device of each file present (not the ctime: a hard
+    link to a file, or the removal of one, changes that)."""
+    stats: dict[str, FileStat] = {}
+    for name in names:
+        try:
+            info = os.stat(directory / name)
+        except OSError:
+            continue
+        stats[name] = (info.st_size, info.st_mtime_ns, info.st_ino, info.st_dev)
+    return stats

@@ -95,6 +95,7 @@ class Rebuilder:
             report = self.indexer.build(self._progress)
             self.on_success(report)
         except Exception as exc:  # a bug too must end as "failed", never stay "running"
+            self.indexer.last = None  # the next build reads the index back, verifying it
             if not isinstance(exc, RagError):
                 log.exception("background rebuild crashed")
             error = str(exc) if isinstance(exc, RagError) else f"{type(exc).__name__}: {exc}"

@@ -1,13 +1,13 @@
 """Chunks + vectors -> one index generation: FAISS, keyword index, chunk table, manifest.
 
-Every faiss call of the library lives in this module (bm25s calls live in rag/keyword.py).
+Every faiss call of the library lives in this module and in rag/part_files.py (bm25s calls
+live in rag/keyword.py).
 """
 
 from __future__ import annotations
 
 import gc
 import hashlib
-import io
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
@@ -18,33 +18,29 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from rag.chunk_table import Lines, parse_chunks, parse_sources, split_lines, table_lines
+from rag.chunk_table import Lines, table_lines
 from rag.embedding import Embedder
 from rag.errors import IndexCorrupt, IndexMismatch
 from rag.keyword import KeywordIndex, Tokenizer, stemmer_language
 from rag.manifest import (
     MANIFEST,
     RUN_INDEX,
+    FileStat,
     Manifest,
     SourceEntry,
+    file_stats,
     manifest_bytes,
     read_manifest,
     read_verified,
     write_hashed,
 )
-from rag.parts import Inherited, by_part, listed_parts, part_folder, part_of, source_order
+from rag.part_files import PART_FILES, read_parts, write_part
+from rag.parts import Inherited, by_part, source_order
 from rag.reuse import chunk_terms, known_lines
 from rag.rows import distinct_sentences, row_ranges, rows_in
 from rag.types import Chunk, Sentence, Source
 
-SOURCES, CHUNKS, CHUNKS_FAISS, SENTENCES, BM25 = (
-    "sources.jsonl",
-    "chunks.jsonl",
-    "chunks.faiss",
-    "sentences.npy",
-    "bm25",
-)
-PART_FILES = (SOURCES, CHUNKS, CHUNKS_FAISS, SENTENCES)  # in parts/NN/ (rag/parts.py)
+BM25 = "bm25"
 Vectors = NDArray[np.float32]
 
 
@@ -97,6 +93,7 @@ class Store:
         self.sentence_rows = row_ranges(s.source_id for s in self.sentences)
         self.lines: Lines = lines or {}  # the chunk table's lines, by source
         self.directory: Path | None = None  # where it is published, once it is
+        self.file_stats: dict[str, FileStat] = {}  # its files as they were when read or written
         self._inherited: Inherited | None = None  # parts it may link from an earlier generation
 
     @cached_property
@@ -141,9 +138,12 @@ class Store:
 
         if [s.id for s in sources] != sorted((s.id for s in sources), key=source_order):
             raise ValueError("a store's sources come in parts.source_order")
-        counts: dict[str, int] = {s.id: 0 for s in sources}
-        for c in chunks:
-            counts[c.source_id] += 1
+        groups = row_ranges(c.source_id for c in chunks)
+        counts = {s.id: len(groups.get(s.id, ())) for s in sources}
+        if list(groups) != [i for i, n in counts.items() if n] or sum(counts.values()) != len(
+            chunks
+        ):
+            raise ValueError("a store's chunks come grouped by source, in the sources' order")
         dense = faiss.IndexFlatIP(header.dim)
         dense.add(np.ascontiguousarray(chunk_vectors, dtype=np.float32).reshape(-1, header.dim))
         tokenize = Tokenizer(header.stemmer)
@@ -181,6 +181,23 @@ class Store:
         """Return up to k (chunk row, bm25 score) pairs, best first; [] without known terms."""
         return self.keyword.search(query, k)
 
+    def published(self, directory: Path) -> None:
+        """Note where the generation now lives, and its files as they are there."""
+        self.directory = directory
+        names = [MANIFEST, *(name for name, _ in self.manifest.files)]
+        self.file_stats = file_stats(directory, names)
+
+    def unchanged_on_disk(self) -> bool:
+        """Are its files still the ones it was read from or wrote (size, mtime, inode)?
+
+        A build links the parts of the generation it holds; it must not link files that
+        were damaged or replaced since.
+        """
+        if self.directory is None or not self.file_stats:
+            return False
+        names = list(self.file_stats)
+        return file_stats(self.directory, names) == self.file_stats
+
     @property
     def chunk_matrix(self) -> Vectors:
         """Every chunk's vector, one row per chunk (read-only)."""
@@ -214,35 +231,22 @@ class Store:
         files: dict[str, str] = {}
         for part, ids in by_part(self.sources).items():
             linked = self._inherited.link(part, PART_FILES, directory) if self._inherited else None
-            files.update(linked if linked is not None else self._write_part(directory, part, ids))
+            if linked is None:
+                chunk_rows = rows_in(self.chunk_rows[i] for i in ids)
+                sentence_rows = rows_in(self.sentence_rows.get(i, range(0)) for i in ids)
+                lines = [self.lines[i] for i in ids]
+                chunks, sentences = (
+                    self._chunk_matrix[chunk_rows],
+                    self._sentence_matrix[sentence_rows],
+                )
+                linked = write_part(directory, part, lines, chunks, sentences)
+            files.update(linked)
         (directory / BM25).mkdir()
         self.keyword.save(directory / BM25)
         for path in sorted((directory / BM25).iterdir()):
             files[f"{BM25}/{path.name}"] = hashlib.sha256(path.read_bytes()).hexdigest()
         self.manifest = replace(self.manifest, files=tuple(sorted(files.items())))
         write_hashed(directory / MANIFEST, manifest_bytes(self.manifest))
-
-    def _write_part(self, directory: Path, part: int, ids: Sequence[str]) -> dict[str, str]:
-        """Write one part's files; return their names and checksums."""
-        import faiss
-
-        folder = part_folder(part)
-        (directory / folder).mkdir(parents=True, exist_ok=True)
-        dense = faiss.IndexFlatIP(self.dim)
-        dense.add(self._chunk_matrix[rows_in(self.chunk_rows[i] for i in ids)])
-        vectors = io.BytesIO()
-        rows = rows_in(self.sentence_rows.get(i, range(0)) for i in ids)
-        np.save(vectors, self._sentence_matrix[rows], allow_pickle=False)
-        blobs: dict[str, bytes | memoryview] = {
-            SOURCES: b"".join(self.lines[i][0] for i in ids),
-            CHUNKS: b"".join(self.lines[i][1] for i in ids),
-            CHUNKS_FAISS: faiss.serialize_index(dense).data,
-            SENTENCES: vectors.getbuffer(),
-        }
-        return {
-            f"{folder}/{name}": write_hashed(directory / folder / name, blob)
-            for name, blob in blobs.items()
-        }
 
     @classmethod
     def load(cls, directory: Path, embedder: Embedder) -> Store:
@@ -255,10 +259,13 @@ class Store:
             )
         if manifest.stemmer and stemmer_language() != manifest.stemmer:
             raise IndexMismatch(f"{directory} needs PyStemmer, not installed; {RUN_INDEX}")
-        blobs = read_verified(directory, manifest)
+        stats = file_stats(directory, [MANIFEST, *(name for name, _ in manifest.files)])
+        blobs = read_verified(directory, manifest)  # after the stat: a later change shows
         try:
             with _collector_paused():
-                return cls._parse(directory, manifest, blobs)
+                store = cls._parse(directory, manifest, blobs)
+                store.file_stats = stats
+                return store
         except (KeyError, ValueError, TypeError, IndexError, RuntimeError) as exc:
             raise IndexCorrupt(f"{directory} cannot be read ({exc!r}); {RUN_INDEX}") from exc
 
@@ -266,39 +273,13 @@ class Store:
     def _parse(cls, directory: Path, manifest: Manifest, blobs: dict[str, bytes]) -> Store:
         import faiss
 
-        sources: list[Source] = []
-        chunks: list[Chunk] = []
-        lines: Lines = {}
-        sentences: list[Sentence] = []
-        chunk_vectors, sentence_vectors = [], []
-        for part in listed_parts(blobs):
-            blob = {name: blobs[f"{part_folder(part)}/{name}"] for name in PART_FILES}
-            part_sources = parse_sources(blob[SOURCES])
-            part_chunks = parse_chunks(blob[CHUNKS], part_sources)
-            dense = faiss.deserialize_index(np.frombuffer(blob[CHUNKS_FAISS], dtype=np.uint8))
-            matrix = np.load(io.BytesIO(blob[SENTENCES]), allow_pickle=False)
-            part_sentences = distinct_sentences(part_chunks)
-            if (
-                any(part_of(s.id) != part for s in part_sources)
-                or dense.ntotal != len(part_chunks)
-                or dense.d != manifest.dim
-                or matrix.dtype != np.float32
-                or matrix.shape != (len(part_sentences), manifest.dim)
-            ):
-                raise ValueError(f"the files of part {part} disagree on its rows or dim")
-            rows = row_ranges(c.source_id for c in part_chunks)
-            lines.update(split_lines(blob[SOURCES], blob[CHUNKS], part_sources, rows))
-            sources += part_sources
-            chunks += part_chunks
-            sentences += part_sentences
-            chunk_vectors.append(dense.reconstruct_n(0, dense.ntotal).reshape(-1, manifest.dim))
-            sentence_vectors.append(matrix)
+        rows = read_parts(manifest, blobs)
         dense = faiss.IndexFlatIP(manifest.dim)
-        dense.add(_stack(chunk_vectors, manifest.dim))
+        dense.add(rows.chunk_matrix)
         keyword = KeywordIndex.load(directory / BM25, Tokenizer(manifest.stemmer))
-        store = cls(manifest, sources, chunks, dense, _stack(sentence_vectors, manifest.dim),
-                    keyword, lines, sentences)  # fmt: skip
-        if keyword.documents != len(chunks) or len(store.sources) != len(sources):
+        store = cls(manifest, rows.sources, rows.chunks, dense, rows.sentence_matrix, keyword,
+                    rows.lines, rows.sentences)  # fmt: skip
+        if keyword.documents != len(rows.chunks) or len(store.sources) != len(rows.sources):
             raise ValueError("the keyword index or the parts disagree on the chunks or sources")
         store.directory = directory
         return store
@@ -313,10 +294,3 @@ def faiss_vectors(dense: Any) -> Vectors:
     view = faiss.rev_swig_ptr(dense.get_xb(), dense.ntotal * dense.d).reshape(-1, dense.d)
     view.flags.writeable = False
     return np.asarray(view, dtype=np.float32)
-
-
-def _stack(matrices: list[Vectors], dim: int) -> Vectors:
-    """Stack the parts' vectors, rows in part order."""
-    if not matrices:
-        return np.zeros((0, dim), dtype=np.float32)
-    return np.ascontiguousarray(np.concatenate(matrices), dtype=np.float32)

@@ -145,8 +145,8 @@ def test_no_index_yet_is_reported(tmp_path: Path) -> None:
 
 
 PAINTERS = {  # a two-hop question: the painter's page names the work, the work's page the museum
-    "kells.txt": "Marta Kells\n\nMarta Kells is a painter from Oslo. Her best known work is "
-    "Glass Harbour, finished in 1961.",
+    "kells.txt": "Marta Kells\n\nMarta Kells is a painter from Oslo whose best known work is "
+    "Glass Harbour. She died in 1961.",
     "harbour.txt": "Glass Harbour\n\nGlass Harbour is an oil painting of fishing boats at dawn. "
     "It hangs in the Bergen Museum of Art.",
     **{
@@ -188,3 +188,24 @@ def test_search_follows_the_bridge_to_the_second_document(
     assert plain[0] == "kells.txt" and "harbour.txt" not in plain  # one hop misses it
     found = [h.chunk.source_id for h in assistant.search(question, 3)]
     assert found[:2] == ["kells.txt", "harbour.txt"]  # "Glass Harbour" led the second hop
+
+
+@pytest.mark.model
+def test_a_two_document_answer_quotes_both_hops_in_order(
+    tmp_path: Path, real_embedder: OnnxEmbedder
+) -> None:
+    sources = tmp_path / "sources"
+    sources.mkdir()
+    for name, text in PAINTERS.items():
+        (sources / name).write_text(text)
+    settings = Settings(source_dirs=(sources,), index_dir=tmp_path / "index")
+    build_index(settings, real_embedder)
+    assistant = Assistant(settings, real_embedder)
+    two_hops = assistant.ask("In which museum does the best known work of Marta Kells hang?")
+    assert_verbatim(two_hops, (sources,))
+    assert [(q.source, q.text) for q in two_hops.quotes] == [
+        ("kells.txt", "Marta Kells is a painter from Oslo whose best known work is Glass Harbour."),
+        ("harbour.txt", "It hangs in the Bergen Museum of Art."),  # what the first left open
+    ]
+    one_hop = assistant.ask("What is the best known work of Marta Kells?")
+    assert [q.source for q in one_hop.quotes] == ["kells.txt"]  # nothing left open: one quote

@@ -20,7 +20,7 @@ from rag.config import Settings
 from rag.errors import IndexCorrupt, IndexMissing, RagError
 from rag.file_digests import RACY_NS
 from rag.generations import CURRENT, current_generation, generation_dir, load_current
-from rag.indexer import build_index
+from rag.indexer import Indexer, build_index
 from rag.store import Store
 from tests.conftest import REPO, SHARED
 from tests.fakes import FakeEmbedder
@@ -221,6 +221,30 @@ def test_a_shared_part_damaged_in_place_is_refused_by_every_generation_and_rebui
     store = load_current(settings.index_dir, embedder)
     assert store.problems == () and store.generation == 3
     assert all(is_own(p) for p in generation_dir(settings.index_dir, 3).rglob("*.npy"))
+
+
+def test_a_held_generation_damaged_on_disk_is_not_built_on(tmp_path: Path, sources: Path) -> None:
+    """The server's Indexer keeps the last generation in memory; it must not link files that
+    were damaged on disk since, nor let clean-up remove the last good generation."""
+    settings = settings_for(sources, tmp_path / "index")
+    indexer = Indexer(settings, FakeEmbedder())
+    indexer.build()
+    edited = sources / CORPUS[3].name
+    edited.write_text(edited.read_text() + "\nAn added sentence.\n")
+    indexer.build()
+    live = generation_dir(settings.index_dir, 2)
+    own = next(p for p in live.rglob("sentences.npy") if is_own(p))  # the edited part
+    data = own.read_bytes()
+    own.write_bytes(data[:-1] + bytes([data[-1] ^ 0x01]))
+    other = sources / CORPUS[0].name  # a change elsewhere: the damaged part stays unchanged
+    other.write_text(other.read_text() + "\nAnother sentence.\n")
+    report = indexer.build()  # reads the index back, refuses generation 2, builds on 1
+    store = load_current(settings.index_dir, FakeEmbedder())
+    assert (store.generation, store.problems) == (report.generation, ())
+    assert "Another sentence." in store.sources[CORPUS[0].name].text
+    assert "An added sentence." in store.sources[CORPUS[3].name].text
+    indexer.build()
+    assert load_current(settings.index_dir, FakeEmbedder()).problems == ()
 
 
 def test_a_rebuild_over_a_damaged_generation_keeps_the_good_one(

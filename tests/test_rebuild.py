@@ -96,6 +96,7 @@ def test_a_failing_switch_is_reported(settings: Settings) -> None:
     result = status.wait(30)
     assert result.state == "failed" and result.report is not None
     assert result.error == "built generation 1 but could not switch to it: cannot load"
+    assert status.indexer.last is None  # the next build reads the index back and verifies it
 
 
 def test_a_request_during_a_rebuild_runs_one_more(settings: Settings) -> None:

@@ -17,9 +17,10 @@ from rag.chunking import chunk, index_text
 from rag.errors import IndexCorrupt, IndexMismatch
 from rag.keyword import Terms, Tokenizer
 from rag.manifest import Chunking, Manifest, manifest_bytes, read_manifest
+from rag.part_files import PART_FILES
 from rag.parts import part_of, source_order
 from rag.rows import distinct_sentences
-from rag.store import PART_FILES, Store
+from rag.store import Store
 from rag.types import Chunk, Sentence, Source
 from tests.fakes import FakeEmbedder
 
