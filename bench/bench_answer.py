@@ -58,7 +58,7 @@ def main() -> None:
             hits = loaded.retriever.widen(hits, f"{q.question} {bridge}", BRIDGE_HITS)
             reading = assistant.reader.read(q.question, vector, hits, store, loaded.lexicon)
         t = timed("second hop + re-read", t)
-        result = answer(q.question, reading, store, assistant.policy, q.question, 1)
+        result = answer(q.question, reading, store, assistant.policy, q.question, 1, loaded.lexicon)
         if result.quotes:
             assistant.reader.short_answer(q.question, result.quotes[0].text, loaded.lexicon)
         t = timed("quotes + short answer", t)
