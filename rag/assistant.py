@@ -19,7 +19,7 @@ from rag.grounding import Policy, answer
 from rag.lexicon import Lexicon
 from rag.reader import Reader, ReaderModel, Reading
 from rag.retrieval import Retriever
-from rag.store import Store
+from rag.store import Store, Vectors
 from rag.types import Answer, Hit, Turn
 
 log = logging.getLogger(__name__)
@@ -135,6 +135,16 @@ class Assistant:
         ]
         return " ".join(new[:BRIDGE_NAMES])
 
+    def _second_hop(
+        self, loaded: _Loaded, question: str, query: str, vector: Vectors, hits: list[Hit]
+    ) -> tuple[Reading, list[Hit]]:
+        """Read the hits; return the reading and the passages about its bridge names (or [])."""
+        reading = self.reader.read(question, vector, hits, loaded.store, loaded.lexicon)
+        bridge = self._bridge(question, reading)
+        if not bridge:
+            return reading, []
+        return reading, loaded.retriever.widen(hits, f"{query} {bridge}", BRIDGE_HITS)[len(hits) :]
+
     def search(self, query: str, k: int) -> list[Hit]:
         """Return the k best passages for a query, following one bridge hop as `ask` does.
 
@@ -145,12 +155,7 @@ class Assistant:
         loaded = self._current()
         vector = self.embedder.embed([query])[0]
         hits = loaded.retriever.retrieve_embedded(query, vector, max(k, self.settings.top_k))
-        first = hits[: self.settings.top_k]
-        reading = self.reader.read(query, vector, first, loaded.store, loaded.lexicon)
-        bridge = self._bridge(query, reading)
-        if not bridge or not hits:
-            return hits[:k]
-        extra = loaded.retriever.widen(first, f"{query} {bridge}", BRIDGE_HITS)[len(first) :]
+        _, extra = self._second_hop(loaded, query, query, vector, hits[: self.settings.top_k])
         added = {hit.row for hit in extra}
         rest = [hit for hit in hits if hit.row not in added]
         # interleaved: the first hop keeps every other rank, its best passage first; a
@@ -172,10 +177,9 @@ class Assistant:
         hits = loaded.retriever.retrieve_embedded(query, vectors[0], top_k or self.settings.top_k)
         # A follow-up searches with the conversation's names but is read as asked, so that
         # "What about the drones?" picks the drone sentence, not the earlier topic's.
-        reading = self.reader.read(question, vectors[-1], hits, loaded.store, loaded.lexicon)
-        bridge = self._bridge(question, reading)
-        if bridge:
-            hits = loaded.retriever.widen(hits, f"{query} {bridge}", BRIDGE_HITS)
+        reading, extra = self._second_hop(loaded, question, query, vectors[-1], hits)
+        if extra:
+            hits = [*hits, *extra]
             reading = self.reader.read(question, vectors[-1], hits, loaded.store, loaded.lexicon)
         store = loaded.store
         result = answer(
