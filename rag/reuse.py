@@ -14,47 +14,67 @@ import numpy as np
 from rag.chunk_table import Lines
 from rag.chunking import index_text
 from rag.keyword import Terms, Tokenizer
-from rag.rows import row_ranges
 from rag.types import Chunk, Source
 
 if TYPE_CHECKING:
     from rag.store import Store
 
 
+def unchanged_rows(
+    chunks: Sequence[Chunk], groups: dict[str, range], previous: Store | None
+) -> dict[str, range]:
+    """Return the sources whose chunks equal the previous generation's, with their rows there.
+
+    Args:
+        groups: each source's rows in `chunks` (`row_ranges`).
+    """
+    if previous is None:
+        return {}
+    same: dict[str, range] = {}
+    for source_id, rows in groups.items():
+        old = previous.chunk_rows.get(source_id)
+        # list equality tries identity first: reused chunks compare in no time
+        if (
+            old is not None
+            and previous.chunks[old.start : old.stop] == chunks[rows.start : rows.stop]
+        ):
+            same[source_id] = old
+    return same
+
+
 def known_lines(
-    sources: Sequence[Source], chunks: Sequence[Chunk], previous: Store | None
+    sources: Sequence[Source], previous: Store | None, unchanged: dict[str, range]
 ) -> Lines:
     """Return the previous generation's chunk table lines of the sources it holds unchanged."""
     if previous is None:
         return {}
-    known: Lines = {}
-    for source_id, rows in row_ranges(c.source_id for c in chunks).items():
-        old = previous.chunk_rows.get(source_id)
-        if (
-            old is not None
-            and source_id in previous.lines
-            and previous.chunks[old.start : old.stop] == chunks[rows.start : rows.stop]
-        ):
-            known[source_id] = previous.lines[source_id]
     old_sources = previous.sources
-    same = {s.id for s in sources if (o := old_sources.get(s.id)) is s or o == s}
-    return {source_id: known[source_id] for source_id in known.keys() & same}
+    return {
+        s.id: previous.lines[s.id]
+        for s in sources
+        if s.id in unchanged
+        and s.id in previous.lines
+        and ((o := old_sources.get(s.id)) is s or o == s)
+    }
 
 
 def chunk_terms(
-    chunks: Sequence[Chunk], titles: dict[str, str], tokenize: Tokenizer, previous: Store | None
+    chunks: Sequence[Chunk],
+    groups: dict[str, range],
+    titles: dict[str, str],
+    tokenize: Tokenizer,
+    previous: Store | None,
+    unchanged: dict[str, range],
 ) -> Terms:
     """Return each chunk's keyword terms, reusing the previous generation's for equal sources."""
     reused: list[tuple[int, int]] = []  # (new row, previous row)
     fresh: list[int] = []
-    for source_id, rows in row_ranges(c.source_id for c in chunks).items():
-        old = previous.chunk_rows.get(source_id) if previous is not None else None
+    for source_id, rows in groups.items():
+        old = unchanged.get(source_id)
         if (
             previous is not None
             and old is not None
             and previous.sources[source_id].title == titles[source_id]
-            # list equality tries identity first: reused chunks compare in no time
-            and previous.chunks[old.start : old.stop] == chunks[rows.start : rows.stop]
         ):
             reused.extend(zip(rows, old, strict=True))
         else:

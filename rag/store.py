@@ -36,7 +36,7 @@ from rag.manifest import (
 )
 from rag.part_files import PART_FILES, read_parts, write_part
 from rag.parts import Inherited, by_part, source_order
-from rag.reuse import chunk_terms, known_lines
+from rag.reuse import chunk_terms, known_lines, unchanged_rows
 from rag.rows import distinct_sentences, row_ranges, rows_in
 from rag.types import Chunk, Sentence, Source
 
@@ -149,14 +149,16 @@ class Store:
         tokenize = Tokenizer(header.stemmer)
         if previous is not None and previous.manifest.stemmer != header.stemmer:
             previous = None
-        terms = chunk_terms(chunks, {s.id: s.title for s in sources}, tokenize, previous)
+        unchanged = unchanged_rows(chunks, groups, previous)
+        titles = {s.id: s.title for s in sources}
+        terms = chunk_terms(chunks, groups, titles, tokenize, previous, unchanged)
         entries = tuple(
             SourceEntry(s.id, s.title, s.sha256, s.file_sha256, counts[s.id]) for s in sources
         )
         manifest = replace(header, sources=entries, files=())
         matrix = np.ascontiguousarray(sentence_vectors, dtype=np.float32).reshape(-1, header.dim)
         keyword = KeywordIndex.build(terms, tokenize)
-        known = known_lines(sources, chunks, previous)
+        known = known_lines(sources, previous, unchanged)
         store = cls(manifest, sources, chunks, dense, matrix, keyword, known, sentences)
         if previous is not None:
             store._inherited = Inherited.find(
