@@ -172,17 +172,22 @@ PAINTERS = {  # a two-hop question: the painter's page names the work, the work'
 }
 
 
-@pytest.mark.model
-def test_search_follows_the_bridge_to_the_second_document(
-    tmp_path: Path, real_embedder: OnnxEmbedder
-) -> None:
+def painters(tmp_path: Path, embedder: OnnxEmbedder, **overrides: int) -> Assistant:
+    """An Assistant over the PAINTERS corpus, indexed with the real model."""
     sources = tmp_path / "sources"
     sources.mkdir()
     for name, text in PAINTERS.items():
         (sources / name).write_text(text)
-    settings = Settings(source_dirs=(sources,), index_dir=tmp_path / "index", top_k=4)
-    build_index(settings, real_embedder)
-    assistant = Assistant(settings, real_embedder)
+    settings = Settings(source_dirs=(sources,), index_dir=tmp_path / "index", **overrides)
+    build_index(settings, embedder)
+    return Assistant(settings, embedder)
+
+
+@pytest.mark.model
+def test_search_follows_the_bridge_to_the_second_document(
+    tmp_path: Path, real_embedder: OnnxEmbedder
+) -> None:
+    assistant = painters(tmp_path, real_embedder, top_k=4)
     question = "In which museum does the best known work of Marta Kells hang?"
     plain = [h.chunk.source_id for h in assistant._current().retriever.retrieve(question, 3)]
     assert plain[0] == "kells.txt" and "harbour.txt" not in plain  # one hop misses it
@@ -194,15 +199,9 @@ def test_search_follows_the_bridge_to_the_second_document(
 def test_a_two_document_answer_quotes_both_hops_in_order(
     tmp_path: Path, real_embedder: OnnxEmbedder
 ) -> None:
-    sources = tmp_path / "sources"
-    sources.mkdir()
-    for name, text in PAINTERS.items():
-        (sources / name).write_text(text)
-    settings = Settings(source_dirs=(sources,), index_dir=tmp_path / "index")
-    build_index(settings, real_embedder)
-    assistant = Assistant(settings, real_embedder)
+    assistant = painters(tmp_path, real_embedder)
     two_hops = assistant.ask("In which museum does the best known work of Marta Kells hang?")
-    assert_verbatim(two_hops, (sources,))
+    assert_verbatim(two_hops, assistant.settings.source_dirs)
     assert [(q.source, q.text) for q in two_hops.quotes] == [
         ("kells.txt", "Marta Kells is a painter from Oslo whose best known work is Glass Harbour."),
         ("harbour.txt", "It hangs in the Bergen Museum of Art."),  # what the first left open
