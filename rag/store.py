@@ -215,10 +215,6 @@ class Store:
         rows = np.fromiter((self._sentence_row[s] for s in sentences), dtype=np.int64)
         return self._sentence_matrix[rows]
 
-    def sentence_vectors_at(self, rows: Sequence[int] | NDArray[np.int64]) -> Vectors:
-        """Return the vectors of the sentences at these rows of `sentences`."""
-        return self._sentence_matrix[np.asarray(rows, dtype=np.int64).reshape(-1)]
-
     def chunk_vectors(self, rows: Sequence[int] | NDArray[np.int64]) -> Vectors:
         """Return the vectors of the chunks at these rows."""
         return self._chunk_matrix[np.asarray(rows, dtype=np.int64).reshape(-1)]
