@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 from dataclasses import dataclass
 
@@ -10,7 +11,7 @@ from numpy.typing import NDArray
 
 from rag.lexicon import STOPWORDS, Lexicon
 
-SPAN_FEATURES = (
+SINGLE_FEATURES = (
     "length",
     "capitalised",
     "digit",
@@ -31,6 +32,12 @@ SPAN_FEATURES = (
     "terms_before",
     "terms_after",
 )
+# every feature alone and every pair of them multiplied: "how many" x "holds a digit", ...
+SPAN_FEATURES = (
+    *SINGLE_FEATURES,
+    *(f"{a}*{b}" for a, b in itertools.combinations(SINGLE_FEATURES, 2)),
+)
+_PAIRS = np.triu_indices(len(SINGLE_FEATURES), 1)  # the same pairs, in the same order
 MAX_TOKENS = 8
 _TOKEN = re.compile(r"\w+(?:[-'’.,/]\w+)*|[^\w\s]")
 _YEAR = re.compile(r"\b(1[0-9]{3}|20[0-9]{2})s?\b")
@@ -81,7 +88,10 @@ def candidate_spans(question: str, sentence: str, lexicon: Lexicon) -> list[Span
 def span_features(
     question: str, sentence: str, spans: list[Span], lexicon: Lexicon
 ) -> NDArray[np.float32]:
-    """Return one row of SPAN_FEATURES per candidate span."""
+    """Return one row of SPAN_FEATURES per candidate span.
+
+    The pairwise products let the linear model weigh a kind of span by the kind of question.
+    """
     asked = set(lexicon.terms(question))
     tokens = _tokens(sentence)
     starts = {s: i for i, (s, _) in enumerate(tokens)}
@@ -96,7 +106,8 @@ def span_features(
     for span in spans:
         first, last = starts[span.start], ends[span.end]
         rows.append(_row(sentence, tokens, first, last, hits, len(asked), flags))
-    return np.asarray(rows, dtype=np.float32).reshape(len(spans), len(SPAN_FEATURES))
+    single = np.asarray(rows, dtype=np.float32).reshape(len(spans), len(SINGLE_FEATURES))
+    return np.hstack([single, single[:, _PAIRS[0]] * single[:, _PAIRS[1]]])
 
 
 def _row(
