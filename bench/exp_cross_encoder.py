@@ -38,7 +38,7 @@ from transformers import AutoModel, AutoTokenizer  # noqa: E402
 
 from rag import training  # noqa: E402
 from rag.config import Settings  # noqa: E402
-from rag.features import SENTENCE_FEATURES, candidates, question_features  # noqa: E402
+from rag.features import candidates, question_features  # noqa: E402
 from rag.indexer import build_index  # noqa: E402
 from rag.onnx_embedding import load_embedder  # noqa: E402
 
@@ -100,16 +100,7 @@ def main() -> None:
     data = training.collect(examples, settings, embedder, None)
     n = len(data.tables)
 
-    first: list[np.ndarray] = [np.zeros(0)] * n  # the feature reader, out of fold
-    for fit_rows, test in GroupKFold(5).split(np.zeros(n), groups=data.groups):
-        rows = [i for i in fit_rows if data.answerable[i]]
-        model = training._fit(
-            np.concatenate([data.tables[i] for i in rows]),
-            np.concatenate([data.labels[i] for i in rows]),
-            SENTENCE_FEATURES,
-        )
-        for i in test:
-            first[i] = model.probability(data.tables[i])
+    first = training.sentence_oof(data)  # the feature reader, out of fold
 
     tuned = set(sorted(set(data.groups))[::2])
     groups = []

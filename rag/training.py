@@ -212,19 +212,32 @@ def _collect_spans(
     out.span_groups.append(example.group)
 
 
-def fit_reader(data: _Tables, provenance: str) -> tuple[ReaderModel, dict[str, float]]:
-    """Fit both models with out-of-fold scores, then calibrate the refusal threshold."""
+def _fit_sentences(data: _Tables, rows: Iterable[int]) -> LinearModel:
+    """Fit the sentence model on these readings (the answered ones among them)."""
+    answered = [i for i in rows if data.answerable[i]]
+    return _fit(
+        np.concatenate([data.tables[i] for i in answered]),
+        np.concatenate([data.labels[i] for i in answered]),
+        SENTENCE_FEATURES,
+    )
+
+
+def sentence_oof(data: _Tables) -> list[NDArray[np.float32]]:
+    """Return each reading's sentence probabilities from a model that never saw its article
+    (5 folds by article)."""
     n = len(data.tables)
     oof: list[NDArray[np.float32]] = [np.zeros(0, dtype=np.float32)] * n
     for train, test in GroupKFold(n_splits=5).split(np.zeros(n), groups=data.groups):
-        rows = [i for i in train if data.answerable[i]]
-        model = _fit(
-            np.concatenate([data.tables[i] for i in rows]),
-            np.concatenate([data.labels[i] for i in rows]),
-            SENTENCE_FEATURES,
-        )
+        model = _fit_sentences(data, train)
         for i in test:
             oof[i] = model.probability(data.tables[i])
+    return oof
+
+
+def fit_reader(data: _Tables, provenance: str) -> tuple[ReaderModel, dict[str, float]]:
+    """Fit both models with out-of-fold scores, then calibrate the refusal threshold."""
+    n = len(data.tables)
+    oof = sentence_oof(data)
     questions = np.stack(
         [question_features(t, p, m) for t, p, m in zip(data.tables, oof, data.terms, strict=True)]
     )
@@ -244,11 +257,7 @@ def fit_reader(data: _Tables, provenance: str) -> tuple[ReaderModel, dict[str, f
         "false_abstention_on_train": float(np.mean(scores[y == 1] < threshold)),
         "threshold": threshold,
     }
-    sentence_model = _fit(
-        np.concatenate([data.tables[i] for i in positives]),
-        np.concatenate([data.labels[i] for i in positives]),
-        SENTENCE_FEATURES,
-    )
+    sentence_model = _fit_sentences(data, positives)
     span_model = _fit_spans(data, range(len(data.span_tables)))
     report["span_exact_top1_oof"] = _span_exact_oof(data, len(SPAN_FEATURES))
     # the same without the pairwise products, as a baseline measured in the same run
