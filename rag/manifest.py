@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -143,11 +142,11 @@ def read_verified(directory: Path, manifest: Manifest) -> dict[str, bytes]:
     return blobs
 
 
-def file_stats(directory: Path, names: Sequence[str]) -> dict[str, FileStat]:
-    """Return the size, mtime, inode and device of each file present (not the ctime: a hard
-    link to a file, or the removal of one, changes that)."""
+def file_stats(directory: Path, manifest: Manifest) -> dict[str, FileStat]:
+    """Return the size, mtime, inode and device of the manifest and each file it lists, those
+    present (not the ctime: a hard link to a file, or the removal of one, changes that)."""
     stats: dict[str, FileStat] = {}
-    for name in names:
+    for name in [MANIFEST, *(name for name, _ in manifest.files)]:
         try:
             info = os.stat(directory / name)
         except OSError:

@@ -186,8 +186,7 @@ class Store:
     def published(self, directory: Path) -> None:
         """Note where the generation now lives, and its files as they are there."""
         self.directory = directory
-        names = [MANIFEST, *(name for name, _ in self.manifest.files)]
-        self.file_stats = file_stats(directory, names)
+        self.file_stats = file_stats(directory, self.manifest)
 
     def unchanged_on_disk(self) -> bool:
         """Are its files still the ones it was read from or wrote (size, mtime, inode)?
@@ -197,8 +196,7 @@ class Store:
         """
         if self.directory is None or not self.file_stats:
             return False
-        names = list(self.file_stats)
-        return file_stats(self.directory, names) == self.file_stats
+        return file_stats(self.directory, self.manifest) == self.file_stats
 
     @property
     def chunk_matrix(self) -> Vectors:
@@ -257,7 +255,7 @@ class Store:
             )
         if manifest.stemmer and stemmer_language() != manifest.stemmer:
             raise IndexMismatch(f"{directory} needs PyStemmer, not installed; {RUN_INDEX}")
-        stats = file_stats(directory, [MANIFEST, *(name for name, _ in manifest.files)])
+        stats = file_stats(directory, manifest)
         blobs = read_verified(directory, manifest)  # after the stat: a later change shows
         try:
             with _collector_paused():
