@@ -103,6 +103,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _report(report: BuildReport) -> str:
+    if not report.published:
+        return (
+            f"nothing changed: generation {report.generation} still serves "
+            f"({report.sources} sources, {report.chunks} chunks; checked in {report.seconds:.1f} s)"
+        )
     return (
         f"generation {report.generation}: {report.sources} sources, {report.chunks} chunks "
         f"({report.added} added, {report.changed} changed, {report.removed} removed, "

@@ -36,6 +36,16 @@ class Settings(BaseModel):
     host: str = Field(default="127.0.0.1", description="Address the server binds.")
     port: int = Field(default=8000, ge=1, le=65535, description="Port the server binds.")
     api_key: str | None = Field(default=None, description="When set, required by every route.")
+    allowed_hosts: tuple[str, ...] = Field(
+        default=(),
+        description="Host names the server answers to besides loopback and `host`, "
+        "comma-separated (a reverse proxy's public name).",
+    )
+    max_answers_in_flight: int = Field(
+        default_factory=lambda: 2 * (os.cpu_count() or 1),
+        ge=1,
+        description="Questions answered at once; more get 503 with Retry-After.",
+    )
     max_question_chars: int = Field(default=2000, ge=1, description="Longest accepted question.")
     upload_max_bytes: int = Field(default=20_000_000, gt=0, description="Largest upload.")
     keep_generations: int = Field(default=2, ge=1, description="Index generations kept on disk.")
@@ -47,6 +57,13 @@ class Settings(BaseModel):
     def _split_paths(cls, value: object) -> object:
         if isinstance(value, str):
             return tuple(Path(p) for p in value.split(os.pathsep) if p)
+        return value
+
+    @field_validator("allowed_hosts", mode="before")
+    @classmethod
+    def _split_hosts(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(h.strip() for h in value.split(",") if h.strip())
         return value
 
     @classmethod

@@ -62,7 +62,9 @@ def next_generation(index_dir: Path) -> int:
 def load_current(index_dir: Path, embedder: Embedder) -> Store:
     """Load the live generation; if it fails verification, the newest older one that passes.
 
-    A fallback is logged and recorded in `Store.problems`.
+    A CURRENT that cannot be read (garbled, cut short) names no live generation: then the
+    newest generation present that passes is served. A fallback is logged and recorded in
+    `Store.problems`.
 
     Raises:
         IndexMissing: nothing has been published yet.
@@ -70,13 +72,16 @@ def load_current(index_dir: Path, embedder: Embedder) -> Store:
         IndexCorrupt: no generation passes verification.
     """
     current = current_generation(index_dir)
-    if current == 0:
-        if (index_dir / CURRENT).exists():
-            raise IndexCorrupt(f"{index_dir / CURRENT} is unreadable: run `rag index`")
-        raise IndexMissing(f"no index in {index_dir}: run `rag index` to build one")
+    present = _generations(index_dir)
     problems: list[str] = []
-    older = [g for g in reversed(_generations(index_dir)) if g < current]
-    for generation in [current, *older]:
+    if current == 0:
+        if not (index_dir / CURRENT).exists():
+            raise IndexMissing(f"no index in {index_dir}: run `rag index` to build one")
+        problems.append(f"{index_dir / CURRENT} is unreadable")
+        log.error(problems[-1])
+    older = [g for g in reversed(present) if g < current or current == 0]
+    candidates = [current, *older] if current else older
+    for generation in candidates:
         try:
             store = Store.load(generation_dir(index_dir, generation), embedder)
         except IndexCorrupt as exc:
@@ -84,11 +89,12 @@ def load_current(index_dir: Path, embedder: Embedder) -> Store:
             log.error("index generation %d refused: %s", generation, exc)
             continue
         if problems:
-            problems.append(f"serving the last good generation {generation} instead of {current}")
+            instead = f"instead of {current}" if current else "the newest that loads"
+            problems.append(f"serving the last good generation {generation}, {instead}")
             log.warning(problems[-1])
         store.problems = tuple(problems)
         return store
-    raise IndexCorrupt("; ".join(problems))
+    raise IndexCorrupt("; ".join(problems) or f"no index generation in {index_dir}")
 
 
 @contextmanager

@@ -54,6 +54,7 @@ class BuildReport:
     chunks: int
     embedded: int  # texts actually sent to the embedder (cache misses)
     seconds: float
+    published: bool = True  # False: nothing changed, and `generation` still serves
 
 
 def _quiet(stage: str, done: int, total: int) -> None:
@@ -136,6 +137,10 @@ def _build(indexer: Indexer, report: Progress, started: float) -> tuple[BuildRep
     fresh = [f for f in files if f.id not in old or old[f.id].file_sha256 != f.file_sha256]
     loaded = _load(fresh, skipped, report)
     sources, chunks, reused = _assemble(files, loaded, previous, chunking, report)
+    live = previous is not None and not previous.problems  # else CURRENT must be mended
+    if previous is not None and live and _unchanged(previous, sources, reused):
+        report("writing", 1, 1)
+        return _unchanged_report(previous, skipped, started), previous
     if not chunks:
         folders = ", ".join(str(d) for d in settings.source_dirs)
         raise SourceError(f"no readable sources in {folders}; the index was not changed")
@@ -168,6 +173,34 @@ def _build(indexer: Indexer, report: Progress, started: float) -> tuple[BuildRep
         embedded=vectors.embedded,
         seconds=time.perf_counter() - started,
     ), store
+
+
+def _unchanged(previous: Store, sources: Sequence[Source], reused: set[str]) -> bool:
+    """Tell whether a build would publish what `previous` already holds."""
+    old = previous.sources
+    return (
+        previous.manifest.stemmer == stemmer_language()
+        and len(sources) == len(old)
+        and reused == old.keys()
+        and all(old.get(s.id) is s for s in sources)  # the same objects: same files, same paths
+    )
+
+
+def _unchanged_report(previous: Store, skipped: list[Skipped], started: float) -> BuildReport:
+    n = len(previous.sources)
+    return BuildReport(
+        generation=previous.generation,
+        added=0,
+        changed=0,
+        removed=0,
+        unchanged=n,
+        skipped=tuple(skipped),
+        sources=n,
+        chunks=len(previous.chunks),
+        embedded=0,
+        seconds=time.perf_counter() - started,
+        published=False,
+    )
 
 
 def _assemble(

@@ -98,7 +98,8 @@ class Rebuilder:
             self.indexer.last = None  # the next build reads the index back, verifying it
             if not isinstance(exc, RagError):
                 log.exception("background rebuild crashed")
-            error = str(exc) if isinstance(exc, RagError) else f"{type(exc).__name__}: {exc}"
+            # a bug's message is for the log above, not for the clients that read the status
+            error = str(exc) if isinstance(exc, RagError) else "the rebuild failed unexpectedly"
             if report is not None:
                 error = f"built generation {report.generation} but could not switch to it: {error}"
         if error:

@@ -57,7 +57,7 @@ def scan_sources(
                 )
                 continue
             try:
-                files.append(_scan_file(path, file_id, max_bytes, digests))
+                files.append(_scan_file(root, path, file_id, max_bytes, digests))
                 owners[file_id] = path
             except SourceError as err:
                 skipped.append(Skipped(Path(path), str(err)))
@@ -73,11 +73,21 @@ def _walk(root: str) -> Iterator[str]:
                 yield os.path.join(current, name)
 
 
-def _scan_file(path: str, file_id: str, max_bytes: int, digests: FileDigests | None) -> SourceFile:
-    """Check one file's size before hashing it, so huge files are never read."""
+def _scan_file(
+    root: str, path: str, file_id: str, max_bytes: int, digests: FileDigests | None
+) -> SourceFile:
+    """Check one file's size before hashing it, so huge files are never read.
+
+    A link is followed only to a file inside its source folder: a link to /etc/passwd
+    must not turn a system file into a served source.
+    """
     try:
         file_id.encode("utf-8")
-        info = os.stat(path)
+        info = os.lstat(path)
+        if stat.S_ISLNK(info.st_mode):
+            if os.path.commonpath([root, os.path.realpath(path)]) != root:
+                raise SourceError(f"{file_id}: a link to a file outside the source folder")
+            info = os.stat(path)
         if not stat.S_ISREG(info.st_mode):
             raise SourceError(f"{file_id}: not a regular file")
         if info.st_size == 0:
@@ -184,9 +194,7 @@ def _extract_html(file_id: str, data: bytes) -> tuple[str, str]:
         title = next((t for t in (" ".join(n.text().split()) for n in titles if n) if t), "")
         text = _html_text(tree.root) if tree.root is not None else ""
     except Exception as err:  # the parser's errors are not part of its typed API
-        raise SourceError(
-            f"{file_id}: unreadable HTML ({type(err).__name__}: {err})"[:300]
-        ) from err
+        raise SourceError(f"{file_id}: unreadable HTML ({err})"[:300]) from err
     return text, title
 
 
@@ -224,7 +232,7 @@ def _extract_pdf(file_id: str, data: bytes) -> tuple[str, str]:
     except SourceError:
         raise
     except Exception as err:  # pypdf raises many types on damaged files, not only PdfReadError
-        raise SourceError(f"{file_id}: unreadable PDF ({type(err).__name__}: {err})"[:300]) from err
+        raise SourceError(f"{file_id}: unreadable PDF ({err or 'damaged file'})"[:300]) from err
     # pypdf can return lone surrogates, which cannot be stored as UTF-8.
     text = "\n\n".join(p for p in pages if p).encode("utf-8", "replace").decode("utf-8")
     return text, " ".join(title.split()) or _first_line(text)

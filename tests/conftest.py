@@ -19,6 +19,7 @@ from tests.fakes import FakeEmbedder  # noqa: E402
 REPO = Path(__file__).resolve().parents[1]
 SEEDS = REPO / "seeds"
 SHARED = REPO.parent / "shared"
+LOCAL = "http://127.0.0.1"  # a host the server trusts (TestClient says "testserver")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

@@ -19,6 +19,7 @@ from rag.config import Settings
 from rag.embedding import Embedder
 from rag.indexer import build_index
 from rag.rebuild import Rebuilder
+from tests.conftest import LOCAL
 from tests.fakes import FakeEmbedder
 from ui.api import create_app
 
@@ -48,7 +49,7 @@ class GatedEmbedder:
 def make_client(settings: Settings, embedder: Embedder) -> TestClient:
     assistant = Assistant(settings, embedder)
     rebuilder = Rebuilder(settings, embedder, on_success=lambda _report: assistant.reload())
-    return TestClient(create_app(assistant, rebuilder))
+    return TestClient(create_app(assistant, rebuilder), base_url=LOCAL)
 
 
 @pytest.fixture

@@ -17,6 +17,7 @@ from rag.grounding import REFUSAL
 from rag.indexer import build_index
 from rag.rebuild import Rebuilder
 from rag.types import Answer, Quote, Source
+from tests.conftest import LOCAL
 from tests.fakes import FakeEmbedder
 from ui.chat import Chat
 from ui.render import escape_markdown, format_answer, passage_html, source_html
@@ -95,7 +96,9 @@ def chat(tmp_path: Path, seed_dir: Path) -> Chat:
     embedder = FakeEmbedder()
     build_index(settings, embedder)
     assistant = Assistant(settings, embedder)
-    return Chat(assistant, Rebuilder(settings, embedder, on_success=lambda _r: assistant.reload()))
+    rebuilder = Rebuilder(settings, embedder, on_success=lambda _r: assistant.reload())
+    (tmp_path / "upload").mkdir()
+    return Chat(assistant, rebuilder, tmp_path / "upload")
 
 
 def test_respond_appends_the_turn_and_shows_the_first_citation(chat: Chat) -> None:
@@ -120,7 +123,6 @@ def test_respond_says_when_the_question_is_too_long(chat: Chat) -> None:
 
 def test_upload_then_rebuild_reports_counts(chat: Chat, tmp_path: Path) -> None:
     upload = tmp_path / "upload" / "Tide table.txt"
-    upload.parent.mkdir()
     upload.write_text("High tide at Marlow is at six.\n")
     refused = tmp_path / "upload" / "x.exe"
     refused.write_bytes(b"MZ")
@@ -130,6 +132,16 @@ def test_upload_then_rebuild_reports_counts(chat: Chat, tmp_path: Path) -> None:
     counts, status = chat.rebuild(lambda fraction, desc=None: steps.append(fraction))  # type: ignore[arg-type]
     assert "Generation 2" in counts and "1 added" in counts
     assert "Index generation 2: 2 sources" in html.unescape(status).replace("\\", "")
+
+
+def test_upload_refuses_files_outside_the_upload_folder(chat: Chat, tmp_path: Path) -> None:
+    secret = tmp_path / "secret.txt"
+    secret.write_text("The vault code is 4711.\n")
+    escape = tmp_path / "upload" / ".." / "secret.txt"
+    report = chat.upload([str(secret), str(escape)])
+    assert report.count("not a file uploaded to this chat") == 2
+    folder = chat.assistant.settings.source_dirs[0]
+    assert not [p for p in folder.rglob("*") if "4711" in p.read_text(errors="replace")]
 
 
 def wait_ready(client: TestClient, timeout: float = 30) -> dict[str, object]:
@@ -142,7 +154,7 @@ def wait_ready(client: TestClient, timeout: float = 30) -> dict[str, object]:
 
 def test_server_builds_the_first_index_and_serves_the_chat(tmp_path: Path, seed_dir: Path) -> None:
     settings = Settings(source_dirs=(seed_dir,), index_dir=tmp_path / "index")
-    with TestClient(create_server(settings, FakeEmbedder())) as client:
+    with TestClient(create_server(settings, FakeEmbedder()), base_url=LOCAL) as client:
         assert wait_ready(client)["generation"] == 1
         page = client.get("/")
         assert page.status_code == 200 and "<html" in page.text.lower()
@@ -156,7 +168,7 @@ def test_with_watch_the_server_rebuilds_when_a_source_changes(
     settings = Settings(
         source_dirs=(seed_dir,), index_dir=tmp_path / "index", watch=True, watch_debounce_s=0.2
     )
-    with TestClient(create_server(settings, FakeEmbedder())) as client:
+    with TestClient(create_server(settings, FakeEmbedder()), base_url=LOCAL) as client:
         assert wait_ready(client)["generation"] == 1
         (seed_dir / "tide.txt").write_text("High tide at Marlow is at six.\n")
         deadline = time.monotonic() + 30
@@ -175,7 +187,7 @@ def test_the_chat_serves_no_files_outside_its_upload_folder_and_caps_uploads(
     embedder = FakeEmbedder()
     build_index(settings, embedder)
     seed = next(seed_dir.iterdir()).resolve()
-    with TestClient(create_server(settings, embedder)) as client:
+    with TestClient(create_server(settings, embedder), base_url=LOCAL) as client:
         for path in (seed, Path("/etc/passwd"), Path(__file__).resolve()):
             assert client.get(f"/gradio_api/file={path}").status_code in (403, 404)
         big = {"files": ("big.txt", b"x" * 5000, "text/plain")}
@@ -188,7 +200,7 @@ def test_with_an_api_key_the_chat_needs_a_login(tmp_path: Path, seed_dir: Path) 
     settings = Settings(source_dirs=(seed_dir,), index_dir=tmp_path / "index", api_key="k3y")
     embedder = FakeEmbedder()
     build_index(settings, embedder)
-    with TestClient(create_server(settings, embedder)) as client:
+    with TestClient(create_server(settings, embedder), base_url=LOCAL) as client:
         assert client.get("/config").status_code == 401
         assert client.post("/gradio_api/queue/join", json={}).status_code == 401
         assert client.post("/login", data={"username": "u", "password": "nope"}).status_code == 400

@@ -40,7 +40,7 @@ def test_index_then_ask_json(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     assert refusal["refused"] is True and refusal["quotes"] == []
 
     assert main(["index", str(sources), "--index-dir", index]) == 0
-    assert "1 unchanged" in capsys.readouterr().out
+    assert "nothing changed: generation 1 still serves" in capsys.readouterr().out
 
 
 def test_ask_without_an_index_fails_clearly(

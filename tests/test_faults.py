@@ -252,14 +252,16 @@ def test_a_rebuild_over_a_damaged_generation_keeps_the_good_one(
 ) -> None:
     settings = settings_for(sources, tmp_path / "index")
     embedder = FakeEmbedder()
-    for _ in range(2):
-        build_index(settings, embedder)
+    build_index(settings, embedder)
+    (sources / "kite.txt").write_text("The red kite nests in tall trees.\n")
+    build_index(settings, embedder)
     damaged = generation_dir(settings.index_dir, 2) / "bm25" / "terms.npy"  # its own file
     damaged.write_bytes(damaged.read_bytes()[:-8])
     report = build_index(settings, embedder)  # builds on generation 1, the last good one
     assert (report.generation, report.unchanged, report.embedded) == (3, 5, 0)
     names = sorted(p.name for p in settings.index_dir.glob("gen-*"))
     assert names == ["gen-000001", "gen-000002", "gen-000003"]
+    (sources / "kite.txt").unlink()
     build_index(settings, embedder)
     names = sorted(p.name for p in settings.index_dir.glob("gen-*"))
     assert names == ["gen-000003", "gen-000004"]
@@ -310,13 +312,19 @@ def test_a_missing_or_garbled_pointer(tmp_path: Path, sources: Path) -> None:
     with pytest.raises(IndexMissing, match="rag index"):
         load_current(index, FakeEmbedder())
     build_index(settings_for(sources, index), FakeEmbedder())
+    (sources / "kite.txt").write_text("The red kite nests in tall trees.\n")
+    build_index(settings_for(sources, index), FakeEmbedder())
     (index / CURRENT).write_bytes(b"\x00garbage")
     assert current_generation(index) == 0
-    with pytest.raises(IndexCorrupt, match="CURRENT"):
-        load_current(index, FakeEmbedder())
+    store = load_current(index, FakeEmbedder())  # the newest good generation serves
+    assert store.generation == 2 and "CURRENT is unreadable" in store.problems[0]
+    shutil.rmtree(generation_dir(index, 2) / "bm25")
+    assert load_current(index, FakeEmbedder()).generation == 1
+    report = build_index(settings_for(sources, index), FakeEmbedder())  # mends CURRENT
+    assert report.published and current_generation(index) == report.generation == 3
     (index / CURRENT).write_text("gen-000009\n")  # names a generation that is not there
     store = load_current(index, FakeEmbedder())
-    assert store.generation == 1 and "gen-000009" in store.problems[0]
+    assert store.generation == 3 and "gen-000009" in store.problems[0]
 
 
 def with_copies(world: Path, name: str) -> Path:

@@ -58,8 +58,11 @@ def test_unchanged_rebuild_embeds_nothing(settings: Settings, fake_embedder: Fak
     build_index(settings, fake_embedder)
     before = fake_embedder.texts_embedded
     report = build_index(settings, fake_embedder)
-    assert (report.generation, report.unchanged, report.added, report.embedded) == (2, 3, 0, 0)
+    assert (report.generation, report.unchanged, report.added, report.embedded) == (1, 3, 0, 0)
     assert fake_embedder.texts_embedded == before
+    assert not report.published  # a rebuild that changes nothing publishes nothing
+    assert sorted(p.name for p in settings.index_dir.glob("gen-*")) == ["gen-000001"]
+    assert current_generation(settings.index_dir) == 1
 
 
 def test_edit_replaces_the_old_text(settings: Settings, fake_embedder: FakeEmbedder) -> None:
@@ -159,9 +162,11 @@ def test_a_build_refuses_to_run_beside_another(
 
 
 def test_old_generations_are_cleaned_up(settings: Settings, fake_embedder: FakeEmbedder) -> None:
-    for _ in range(4):
+    for n in range(4):
+        (settings.source_dirs[0] / "count.txt").write_text(f"This is build number {n}.\n")
         build_index(settings, fake_embedder)
     (settings.index_dir / ".tmp-left-by-a-crash").mkdir()
+    (settings.source_dirs[0] / "count.txt").unlink()
     build_index(settings, fake_embedder)
     names = sorted(p.name for p in settings.index_dir.iterdir())
     assert names == [".lock", "CURRENT", "cache", "gen-000004", "gen-000005"]
@@ -226,6 +231,7 @@ def test_an_indexer_builds_on_the_generation_it_holds(
     rows = list(range(len(built.chunks)))
     assert (built.chunk_vectors(rows) == on_disk.chunk_vectors(rows)).all()
     assert built.search_keyword("freezes", 3) == on_disk.search_keyword("freezes", 3)
+    (settings.source_dirs[0] / "tide.txt").write_text("High tide is at six.\n")
     build_index(settings, fake_embedder)  # another process publishes generation 3
     previous = indexer.previous()
     assert previous is not None and previous is not built and previous.generation == 3

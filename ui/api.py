@@ -6,6 +6,7 @@ import hmac
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from importlib.resources import files
+from typing import Any
 
 from fastapi import (
     APIRouter,
@@ -25,14 +26,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 
 from rag.assistant import Assistant
-from rag.errors import (
-    BuildInProgress,
-    IndexCorrupt,
-    IndexMismatch,
-    IndexMissing,
-    RagError,
-    SourceError,
-)
+from rag.errors import BuildInProgress, RagError
 from rag.file_digests import FileDigests
 from rag.indexer import CACHE_DIR
 from rag.rebuild import Rebuilder
@@ -40,22 +34,34 @@ from rag.sources import scan_sources
 from rag.store import Store
 from rag.types import Turn
 from ui import models as m
+from ui.guards import SameSiteGuard, trusted_hosts
 from ui.limits import BodyLimit
+from ui.shedding import LoadShedder
 from ui.uploads import UploadRejected, delete_source, save_upload
 
 Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
 
-# What a client may learn about a RagError: the class, never the message (it can hold paths).
-_RAG_ERRORS: tuple[tuple[type[RagError], int, str], ...] = (
-    (IndexMissing, 503, "no index is ready yet: start a build with POST /index"),
-    (IndexMismatch, 503, "the index was built with another model or format: rebuild it"),
-    (IndexCorrupt, 503, "the index is damaged: rebuild it"),
-    (BuildInProgress, 409, "a rebuild is already running"),
-    (SourceError, 503, "a source folder is missing or unreadable"),
-)
+# A client learns a RagError's `public` sentence, never its message (it can hold paths).
+_STATUS_OF: tuple[tuple[type[RagError], int], ...] = ((BuildInProgress, 409),)
+
+
+def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """Declare the error answers of a route in the OpenAPI document."""
+    reasons = {
+        400: "The request names something that cannot exist.",
+        401: "The X-API-Key header is missing or wrong.",
+        403: "Cross-site request, or a Host the server does not answer to.",
+        404: "No such source.",
+        409: "A rebuild is already running.",
+        413: "The request body is too large.",
+        422: "The request is malformed; `detail` says how.",
+        503: "No usable index yet, or too many questions at once (see Retry-After).",
+    }
+    return {c: {"model": m.ErrorOut, "description": reasons[c]} for c in (401, 403, *codes)}
 
 
 DOCS_ASSETS = "/docs-assets"
+ANSWERING = ("/ask", "/search")  # the routes that cost CPU, shed under load
 
 
 def create_app(
@@ -71,7 +77,11 @@ def create_app(
         redoc_url=None,
         openapi_url=None,
     )
+    # Starlette runs the middleware added last first: Host and Origin, then size, then load.
+    app.add_middleware(LoadShedder, paths=ANSWERING, limit=settings.max_answers_in_flight)
     app.add_middleware(BodyLimit, upload_max_bytes=settings.upload_max_bytes)
+    hosts = trusted_hosts(settings.host, settings.allowed_hosts)
+    app.add_middleware(SameSiteGuard, hosts=hosts)
     _add_error_handlers(app)
     key_header = APIKeyHeader(name="X-API-Key", auto_error=False)
 
@@ -83,7 +93,14 @@ def create_app(
     public = APIRouter()
     guarded = APIRouter(dependencies=[Depends(require_key)])
 
-    @public.get("/health", response_model=m.Health)
+    @public.get(
+        "/health",
+        response_model=m.Health,
+        responses={
+            403: {"model": m.ErrorOut, "description": "A Host the server does not answer to."},
+            503: {"model": m.Health, "description": "No usable index yet."},
+        },
+    )
     def health() -> JSONResponse:
         body = m.Health(
             ready=assistant.ready,
@@ -97,7 +114,7 @@ def create_app(
 
     @guarded.get("/openapi.json", include_in_schema=False)
     def openapi() -> JSONResponse:
-        return JSONResponse(app.openapi())
+        return JSONResponse(_documented(app, settings.max_question_chars))
 
     # Swagger UI's assets come from the fastapi-offline package: no CDN, so /docs works offline.
     app.mount(DOCS_ASSETS, StaticFiles(directory=str(files("fastapi_offline") / "static")))
@@ -112,13 +129,13 @@ def create_app(
             swagger_favicon_url=f"{DOCS_ASSETS}/favicon.png",
         )
 
-    @guarded.post("/ask", response_model=m.AskResponse)
+    @guarded.post("/ask", response_model=m.AskResponse, responses=_errors(413, 422, 503))
     def ask(body: m.AskRequest) -> m.AskResponse:
         question = _checked(body.question, settings.max_question_chars)
         history = [Turn(turn.role, turn.content) for turn in body.history]
         return m.AskResponse.of(assistant.ask(question, history, body.top_k))
 
-    @guarded.post("/search", response_model=m.SearchResponse)
+    @guarded.post("/search", response_model=m.SearchResponse, responses=_errors(413, 422, 503))
     def search(body: m.SearchRequest) -> m.SearchResponse:
         query = _checked(body.query, settings.max_question_chars)
         generation = assistant.generation
@@ -137,7 +154,7 @@ def create_app(
 def _add_source_routes(router: APIRouter, assistant: Assistant) -> None:
     settings = assistant.settings
 
-    @router.get("/sources", response_model=list[m.SourceSummary])
+    @router.get("/sources", response_model=list[m.SourceSummary], responses=_errors(503))
     def list_sources() -> list[m.SourceSummary]:
         # the digests the last build remembered spare re-reading unchanged files
         digests = FileDigests(settings.index_dir / CACHE_DIR)
@@ -162,7 +179,9 @@ def _add_source_routes(router: APIRouter, assistant: Assistant) -> None:
             )
         return summaries
 
-    @router.get("/sources/{source_id:path}", response_model=m.SourceDetail)
+    @router.get(
+        "/sources/{source_id:path}", response_model=m.SourceDetail, responses=_errors(404, 503)
+    )
     def get_source(source_id: str) -> m.SourceDetail:
         store = assistant.store
         source = store.sources.get(source_id)
@@ -178,7 +197,12 @@ def _add_source_routes(router: APIRouter, assistant: Assistant) -> None:
             text=source.text,
         )
 
-    @router.post("/sources", status_code=status.HTTP_201_CREATED, response_model=m.Uploaded)
+    @router.post(
+        "/sources",
+        status_code=status.HTTP_201_CREATED,
+        response_model=m.Uploaded,
+        responses=_errors(413, 422, 503),
+    )
     async def upload_source(file: UploadFile) -> m.Uploaded:
         data = await file.read(settings.upload_max_bytes + 1)
         if len(data) > settings.upload_max_bytes:
@@ -195,7 +219,9 @@ def _add_source_routes(router: APIRouter, assistant: Assistant) -> None:
             raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(err)) from err
         return m.Uploaded(id=saved.id, size=saved.size, file_sha256=saved.file_sha256)
 
-    @router.delete("/sources/{source_id:path}", response_model=m.Deleted)
+    @router.delete(
+        "/sources/{source_id:path}", response_model=m.Deleted, responses=_errors(400, 404)
+    )
     def remove_source(source_id: str) -> m.Deleted:
         try:
             delete_source(settings.source_dirs, source_id)
@@ -207,15 +233,28 @@ def _add_source_routes(router: APIRouter, assistant: Assistant) -> None:
 
 
 def _add_index_routes(router: APIRouter, assistant: Assistant, rebuilder: Rebuilder) -> None:
-    @router.get("/index", response_model=m.IndexState)
+    @router.get("/index", response_model=m.IndexState, responses=_errors())
     def index_state() -> m.IndexState:
         return m.IndexState.of(rebuilder.status(), assistant.generation)
 
-    @router.post("/index", status_code=status.HTTP_202_ACCEPTED, response_model=m.IndexState)
+    @router.post(
+        "/index",
+        status_code=status.HTTP_202_ACCEPTED,
+        response_model=m.IndexState,
+        responses=_errors(409),
+    )
     def start_rebuild() -> m.IndexState:
         if not rebuilder.start():
             raise BuildInProgress("a rebuild is already running")
         return m.IndexState.of(rebuilder.status(), assistant.generation)
+
+
+def _documented(app: FastAPI, max_chars: int) -> dict[str, Any]:
+    """Return the OpenAPI document with the configured question length filled in."""
+    document = app.openapi()
+    for name, field in (("AskRequest", "question"), ("SearchRequest", "query")):
+        document["components"]["schemas"][name]["properties"][field]["maxLength"] = max_chars
+    return document
 
 
 def _chunk_count(store: Store, source_id: str) -> int:
@@ -237,10 +276,8 @@ def _checked(text: str, max_chars: int) -> str:
 def _add_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RagError)
     async def rag_error(_request: Request, exc: RagError) -> JSONResponse:
-        for kind, code, reason in _RAG_ERRORS:
-            if isinstance(exc, kind):
-                return JSONResponse({"detail": reason}, status_code=code)
-        return JSONResponse({"detail": "the index cannot be used now"}, status_code=503)
+        code = next((c for kind, c in _STATUS_OF if isinstance(exc, kind)), 503)
+        return JSONResponse({"detail": exc.public}, status_code=code)
 
     @app.exception_handler(RequestValidationError)
     async def bad_request(_request: Request, exc: RequestValidationError) -> JSONResponse:

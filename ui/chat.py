@@ -31,6 +31,7 @@ SEED_EXAMPLES = (
     "Who won the 2022 football World Cup?",
 )
 POLL_S = 0.3
+QUEUE_PER_SLOT = 8
 CSS = """
 .rag-refusal { border-left: 4px solid #d97706; background: #fffbeb; color: #78350f;
   padding: .5em .8em; border-radius: 4px; }
@@ -47,9 +48,10 @@ Messages = list[dict[str, str]]
 class Chat:
     """The chat's event handlers, over one Assistant and one Rebuilder."""
 
-    def __init__(self, assistant: Assistant, rebuilder: Rebuilder) -> None:
+    def __init__(self, assistant: Assistant, rebuilder: Rebuilder, upload_folder: Path) -> None:
         self.assistant = assistant
         self.rebuilder = rebuilder
+        self.upload_folder = upload_folder.resolve()
 
     def respond(
         self, question: str, messages: Messages, turns: list[Turn], answers: list[Answer | None]
@@ -102,12 +104,18 @@ class Chat:
         return self.select(answer, 0)
 
     def upload(self, paths: Sequence[str] | None) -> str:
-        """Save uploaded files into the first source folder; report each."""
+        """Save uploaded files into the first source folder; report each.
+
+        Only files in this server's upload folder are read: an event's payload names paths,
+        and a forged one must not turn a server file into a source.
+        """
         settings = self.assistant.settings
         lines = []
         for path in paths or ():
             name = Path(path).name
             try:
+                if not Path(path).resolve().is_relative_to(self.upload_folder):
+                    raise UploadRejected("not a file uploaded to this chat")
                 data = Path(path).read_bytes()
                 saved = save_upload(settings.source_dirs[0], name, data, settings.upload_max_bytes)
                 lines.append(f"Saved {name} as {saved.id}.")
@@ -147,7 +155,7 @@ class Chat:
 def _unavailable(err: RagError) -> str:
     if isinstance(err, IndexMissing):
         return "No index is ready yet. It is being built: try again in a moment."
-    return f"The index cannot be used now ({type(err).__name__}): rebuild it."
+    return f"The index cannot be used now: {err.public}."
 
 
 def _count(number: int, noun: str) -> str:
@@ -158,6 +166,8 @@ def _report(current: RebuildStatus) -> str:
     report = current.report
     if current.state == "failed" or report is None:
         return escape_markdown(f"Rebuild failed: {without_paths(current.error or 'unknown error')}")
+    if not report.published:
+        return escape_markdown(f"Nothing changed: generation {report.generation} still serves.")
     return escape_markdown(
         f"Generation {report.generation}: {_count(report.sources, 'source')}, "
         f"{_count(report.chunks, 'passage')} "
@@ -168,10 +178,17 @@ def _report(current: RebuildStatus) -> str:
 
 
 def build_ui(
-    assistant: Assistant, rebuilder: Rebuilder, examples: Sequence[str] = SEED_EXAMPLES
+    assistant: Assistant,
+    rebuilder: Rebuilder,
+    upload_folder: Path,
+    examples: Sequence[str] = SEED_EXAMPLES,
 ) -> gr.Blocks:
-    """Build the chat: conversation, source panel, upload and rebuild."""
-    chat = Chat(assistant, rebuilder)
+    """Build the chat: conversation, source panel, upload and rebuild.
+
+    Args:
+        upload_folder: Gradio's upload folder; the chat reads uploads from there only.
+    """
+    chat = Chat(assistant, rebuilder, upload_folder)
     blocks = gr.Blocks(title="rag: quoted answers", analytics_enabled=False)
     with blocks:
         turns = gr.State([])
@@ -247,4 +264,6 @@ def build_ui(
         )
         rebuild.click(rebuild_with_progress, None, [report, status], **private)
         timer.tick(chat.status, None, status, show_progress="hidden", **cheap)
+    # Past this many waiting events the chat answers "queue full" rather than queue for ever.
+    blocks.queue(max_size=QUEUE_PER_SLOT * assistant.settings.max_answers_in_flight)
     return blocks

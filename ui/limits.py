@@ -5,17 +5,21 @@ from __future__ import annotations
 from fastapi import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from ui.asgi import send_detail
+
 # A JSON body holds a question and at most a few dozen turns: 2 MiB is generous.
 MAX_JSON_BYTES = 2 * 1024 * 1024
 # Room for the multipart boundaries and part headers around an upload's bytes.
 MULTIPART_OVERHEAD = 64 * 1024
+TOO_LARGE = "the request body is too large"
+CLOSE = ((b"connection", b"close"),)
 
 
 class BodyTooLarge(HTTPException):
     """Raised from `receive` once a body passes its limit."""
 
     def __init__(self) -> None:
-        super().__init__(413, "the request body is too large")
+        super().__init__(413, TOO_LARGE)
 
 
 class BodyLimit:
@@ -34,7 +38,7 @@ class BodyLimit:
         limit = self.upload_limit if multipart else MAX_JSON_BYTES
         declared = headers.get(b"content-length", b"")
         if declared.isdigit() and int(declared) > limit:
-            await _refuse(send)
+            await send_detail(send, 413, TOO_LARGE, CLOSE)
             return
         received = 0
         started = False
@@ -58,20 +62,4 @@ class BodyLimit:
         except BodyTooLarge:
             if started:
                 raise
-            await _refuse(send)
-
-
-async def _refuse(send: Send) -> None:
-    body = b'{"detail":"the request body is too large"}'
-    await send(
-        {
-            "type": "http.response.start",
-            "status": 413,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(body)).encode()),
-                (b"connection", b"close"),
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})
+            await send_detail(send, 413, TOO_LARGE, CLOSE)

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from rag.types import Answer, Hit
 
@@ -17,6 +17,20 @@ MAX_HISTORY_TURNS = 50
 MAX_TURN_CHARS = 20_000
 
 
+def _encodable(text: str) -> str:
+    """Refuse text that cannot be written as UTF-8 (a lone surrogate from a JSON escape)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as err:
+        raise ValueError("the text holds a lone surrogate (invalid Unicode)") from err
+    return text
+
+
+# Text a client sends: valid Unicode. `Asked` also holds a character other than white space.
+Text = Annotated[str, AfterValidator(_encodable)]
+Asked = Annotated[str, Field(min_length=1, pattern=r"\S"), AfterValidator(_encodable)]
+
+
 class Request(BaseModel):
     """A request body: strict types, no unknown fields."""
 
@@ -25,11 +39,11 @@ class Request(BaseModel):
 
 class TurnIn(Request):
     role: Literal["user", "assistant"]
-    content: str = Field(max_length=MAX_TURN_CHARS)
+    content: Text = Field(max_length=MAX_TURN_CHARS)
 
 
 class AskRequest(Request):
-    question: str = Field(description="The question; at most `max_question_chars` characters.")
+    question: Asked = Field(description="The question; at most `max_question_chars` characters.")
     history: list[TurnIn] = Field(
         default_factory=list,
         max_length=MAX_HISTORY_TURNS,
@@ -39,7 +53,7 @@ class AskRequest(Request):
 
 
 class SearchRequest(Request):
-    query: str = Field(min_length=1)
+    query: Asked = Field(description="The query; at most `max_question_chars` characters.")
     k: int | None = Field(default=None, ge=1, le=100, description="Passages to return.")
 
 
@@ -165,6 +179,7 @@ class BuildReportOut(BaseModel):
     chunks: int
     embedded: int
     seconds: float
+    published: bool = Field(description="False when nothing changed: `generation` still serves.")
 
     @classmethod
     def of(cls, report: BuildReport) -> BuildReportOut:
@@ -183,6 +198,7 @@ class BuildReportOut(BaseModel):
             chunks=report.chunks,
             embedded=report.embedded,
             seconds=report.seconds,
+            published=report.published,
         )
 
 
@@ -224,4 +240,6 @@ class Health(BaseModel):
 
 
 class ErrorOut(BaseModel):
+    """Every error body: one sentence saying why, never a path or an exception's class."""
+
     detail: str

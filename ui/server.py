@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hmac
 import logging
+import shutil
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 
@@ -19,6 +20,13 @@ from rag.rebuild import Rebuilder
 from rag.runtime import configure_runtime
 from ui.api import create_app
 from ui.chat import CSS, SEED_EXAMPLES, build_ui
+from ui.gradio_guard import (
+    FileErrorScrub,
+    GradioLogin,
+    gradio_app_of,
+    private_upload_folder,
+)
+from ui.uploads import remove_leftovers
 
 log = logging.getLogger(__name__)
 SHUTDOWN_WAIT_S = 5.0
@@ -42,8 +50,12 @@ def create_server(
 
     rebuilder = Rebuilder(settings, embedder, on_success=switch)
 
+    upload_folder = private_upload_folder()
+
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        for name in remove_leftovers(settings.source_dirs[0]):
+            log.info("removed %s, left by an upload that did not finish", name)
         if not assistant.ready:
             log.info("no index yet: building one from %s", settings.source_dirs)
             rebuilder.start()
@@ -61,12 +73,14 @@ def create_server(
             if watcher is not None:
                 watcher.stop()
             rebuilder.wait(SHUTDOWN_WAIT_S)
+            shutil.rmtree(upload_folder, ignore_errors=True)  # only this process's uploads
 
     app = create_app(assistant, rebuilder, lifespan)
     blocked = [str(p.resolve()) for p in (settings.index_dir, *settings.source_dirs)]
+    blocks = build_ui(assistant, rebuilder, upload_folder, examples)
     gr.mount_gradio_app(
         app,
-        build_ui(assistant, rebuilder, examples),
+        blocks,
         path="/",
         auth=_key_check(settings.api_key) if settings.api_key else None,
         auth_message="Enter any user name and the API key as the password.",
@@ -82,6 +96,12 @@ def create_server(
         show_error=False,
         css=CSS,
     )
+    # Mounting never marks the Blocks launched, and until it is, Gradio skips its check that
+    # an event's files were uploaded (any server path would pass as an upload).
+    blocks.has_launched = True
+    app.add_middleware(FileErrorScrub)
+    if settings.api_key:
+        app.add_middleware(GradioLogin, gradio=gradio_app_of(app), key=settings.api_key)
     return app
 
 

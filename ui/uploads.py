@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import errno
+import fcntl
 import hashlib
 import os
 import re
 import secrets
+import time
 from collections.abc import Sequence
 from pathlib import Path, PurePosixPath
 
@@ -15,6 +18,10 @@ from rag.sources import SUPPORTED, load_source
 from rag.types import SourceFile
 
 MAX_STEM_CHARS = 60
+MAX_ID_CHARS = 1024
+TMP_PREFIX = ".upload-"
+# A leftover younger than this may be an upload between creating its file and locking it.
+LEFTOVER_MIN_AGE_S = 5.0
 
 
 class UploadRejected(ValueError):
@@ -36,7 +43,8 @@ def save_upload(folder: Path, filename: str, data: bytes, max_bytes: int) -> Sou
 
     The bytes go to a hidden temporary file in the same folder (the scanner skips hidden
     files), are fsynced, renamed into place, and the folder is fsynced: once this returns,
-    the file survives a crash.
+    the file survives a crash. The temporary file is locked while it is written, so a
+    killed upload's leftover is known by its free lock and removed by the next upload.
     """
     if not data:
         raise UploadRejected("the upload is empty")
@@ -45,9 +53,11 @@ def save_upload(folder: Path, filename: str, data: bytes, max_bytes: int) -> Sou
     digest = hashlib.sha256(data).hexdigest()
     name = safe_name(filename, digest)
     folder.mkdir(parents=True, exist_ok=True)
-    tmp = folder / f".upload-{secrets.token_hex(8)}{PurePosixPath(name).suffix}"
+    remove_leftovers(folder)
+    tmp = folder / f"{TMP_PREFIX}{secrets.token_hex(8)}{PurePosixPath(name).suffix}"
     try:
         with tmp.open("xb") as handle:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX)  # held until this upload ends
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
@@ -62,6 +72,32 @@ def save_upload(folder: Path, filename: str, data: bytes, max_bytes: int) -> Sou
     return SourceFile(id=name, path=str(folder / name), file_sha256=digest, size=len(data))
 
 
+def remove_leftovers(folder: Path) -> list[str]:
+    """Remove the temporary files of uploads that died (their lock is free); return their names.
+
+    A file whose lock is held belongs to an upload under way in some process and stays.
+    """
+    removed = []
+    young = time.time() - LEFTOVER_MIN_AGE_S
+    for path in folder.glob(f"{TMP_PREFIX}*"):
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+        except OSError:
+            continue  # gone already, or not ours to open
+        try:
+            if os.fstat(fd).st_mtime > young:
+                continue
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            path.unlink(missing_ok=True)
+            removed.append(path.name)
+        except OSError as exc:
+            if exc.errno not in (errno.EAGAIN, errno.EACCES):
+                raise
+        finally:
+            os.close(fd)
+    return removed
+
+
 def source_path(folders: Sequence[Path], source_id: str) -> Path:
     """Return the file a source id names in one of `folders`.
 
@@ -70,17 +106,23 @@ def source_path(folders: Sequence[Path], source_id: str) -> Path:
         FileNotFoundError: no such file.
     """
     parts = PurePosixPath(source_id).parts
-    if PurePosixPath(source_id).suffix.lower() not in SUPPORTED or any(
-        part.startswith(".") for part in parts
+    if (
+        PurePosixPath(source_id).suffix.lower() not in SUPPORTED
+        or any(part.startswith(".") for part in parts)
+        or "\x00" in source_id
+        or len(source_id) > MAX_ID_CHARS
     ):
         raise UploadRejected("not a source id")
     for folder in folders:
         root = folder.resolve()
-        path = (root / source_id).resolve()
-        if not path.is_relative_to(root) or path == root:
-            raise UploadRejected("the source id points outside the source folders")
-        if path.is_file():
-            return path
+        try:
+            path = (root / source_id).resolve()
+            if not path.is_relative_to(root) or path == root:
+                raise UploadRejected("the source id points outside the source folders")
+            if path.is_file():
+                return path
+        except (OSError, UnicodeEncodeError) as err:  # a name too long, or not encodable
+            raise UploadRejected("not a source id") from err
     raise FileNotFoundError(source_id)
 
 
