@@ -213,3 +213,20 @@ def test_file_changed_after_scan_is_rejected(tmp_path: Path) -> None:
     path.write_text("after!", encoding="utf-8")
     with pytest.raises(SourceError, match="changed"):
         load_source(file)
+
+
+def test_links_to_files_outside_the_source_folder_are_skipped(tmp_path: Path) -> None:
+    folder, outside = tmp_path / "sources", tmp_path / "private"
+    folder.mkdir()
+    outside.mkdir()
+    (outside / "passwd.txt").write_text("root:x:0:0:root:/root:/bin/bash\n")
+    (folder / "notes.txt").write_text("The lighthouse keeper is Ada Vell.\n")
+    (folder / "passwd.txt").symlink_to(outside / "passwd.txt")
+    (folder / "etc.txt").symlink_to("/etc/hostname")
+    (folder / "alias.txt").symlink_to(folder / "notes.txt")  # stays inside: kept
+    files, skipped = scan_sources([folder], 10_000)
+    assert sorted(f.id for f in files) == ["alias.txt", "notes.txt"]
+    assert sorted(s.path.name for s in skipped) == ["etc.txt", "passwd.txt"]
+    assert all("outside the source folder" in s.reason for s in skipped)
+    sources, _ = load_sources([folder], 10_000)
+    assert all("root:" not in s.text for s in sources)

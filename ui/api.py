@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import hmac
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
@@ -26,6 +27,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 
 from rag.assistant import Assistant
+from rag.config import Settings
 from rag.errors import BuildInProgress, RagError
 from rag.file_digests import FileDigests
 from rag.indexer import CACHE_DIR
@@ -48,7 +50,6 @@ _STATUS_OF: tuple[tuple[type[RagError], int], ...] = ((BuildInProgress, 409),)
 def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
     """Declare the error answers of a route in the OpenAPI document."""
     reasons = {
-        400: "The request names something that cannot exist.",
         401: "The X-API-Key header is missing or wrong.",
         403: "Cross-site request, or a Host the server does not answer to.",
         404: "No such source.",
@@ -114,7 +115,7 @@ def create_app(
 
     @guarded.get("/openapi.json", include_in_schema=False)
     def openapi() -> JSONResponse:
-        return JSONResponse(_documented(app, settings.max_question_chars))
+        return JSONResponse(_documented(app, settings))
 
     # Swagger UI's assets come from the fastapi-offline package: no CDN, so /docs works offline.
     app.mount(DOCS_ASSETS, StaticFiles(directory=str(files("fastapi_offline") / "static")))
@@ -180,7 +181,7 @@ def _add_source_routes(router: APIRouter, assistant: Assistant) -> None:
         return summaries
 
     @router.get(
-        "/sources/{source_id:path}", response_model=m.SourceDetail, responses=_errors(404, 503)
+        "/sources/{source_id:path}", response_model=m.SourceDetail, responses=_errors(404, 422, 503)
     )
     def get_source(source_id: str) -> m.SourceDetail:
         store = assistant.store
@@ -220,13 +221,13 @@ def _add_source_routes(router: APIRouter, assistant: Assistant) -> None:
         return m.Uploaded(id=saved.id, size=saved.size, file_sha256=saved.file_sha256)
 
     @router.delete(
-        "/sources/{source_id:path}", response_model=m.Deleted, responses=_errors(400, 404)
+        "/sources/{source_id:path}", response_model=m.Deleted, responses=_errors(404, 422)
     )
     def remove_source(source_id: str) -> m.Deleted:
         try:
             delete_source(settings.source_dirs, source_id)
-        except UploadRejected as err:
-            raise HTTPException(status.HTTP_400_BAD_REQUEST, str(err)) from err
+        except UploadRejected as err:  # an id that cannot name a source names none: 404
+            raise HTTPException(status.HTTP_404_NOT_FOUND, str(err)) from err
         except FileNotFoundError as err:
             raise HTTPException(status.HTTP_404_NOT_FOUND, "no such source file") from err
         return m.Deleted(id=source_id)
@@ -249,11 +250,17 @@ def _add_index_routes(router: APIRouter, assistant: Assistant, rebuilder: Rebuil
         return m.IndexState.of(rebuilder.status(), assistant.generation)
 
 
-def _documented(app: FastAPI, max_chars: int) -> dict[str, Any]:
-    """Return the OpenAPI document with the configured question length filled in."""
-    document = app.openapi()
+def _documented(app: FastAPI, settings: Settings) -> dict[str, Any]:
+    """Return the OpenAPI document as configured: question length, and the key if one is set."""
+    document = copy.deepcopy(app.openapi())
+    schemas = document["components"]["schemas"]
     for name, field in (("AskRequest", "question"), ("SearchRequest", "query")):
-        document["components"]["schemas"][name]["properties"][field]["maxLength"] = max_chars
+        schemas[name]["properties"][field]["maxLength"] = settings.max_question_chars
+    if not settings.api_key:  # no key: no route asks for one, and none answers 401
+        document["components"].pop("securitySchemes", None)
+        for operation in (op for ops in document["paths"].values() for op in ops.values()):
+            operation.pop("security", None)
+            operation["responses"].pop("401", None)
     return document
 
 
@@ -262,10 +269,11 @@ def _chunk_count(store: Store, source_id: str) -> int:
 
 
 def _checked(text: str, max_chars: int) -> str:
+    """Return the question stripped; its length counts as sent, as the OpenAPI document says."""
     question = text.strip()
     if not question:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "the question is empty")
-    if len(question) > max_chars:
+    if len(text) > max_chars:
         raise HTTPException(
             status.HTTP_422_UNPROCESSABLE_CONTENT,
             f"the question is longer than {max_chars} characters",

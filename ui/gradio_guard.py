@@ -7,7 +7,6 @@ folder shared by every Gradio process on the machine unless told otherwise.
 
 from __future__ import annotations
 
-import hmac
 import os
 import tempfile
 from http.cookies import CookieError, SimpleCookie
@@ -43,12 +42,15 @@ def gradio_app_of(app: ASGIApp) -> App:
 
 
 class GradioLogin:
-    """ASGI middleware: every `/gradio_api/` route needs Gradio's login cookie or the key."""
+    """ASGI middleware: every `/gradio_api/` route needs Gradio's login cookie.
 
-    def __init__(self, app: ASGIApp, gradio: App, key: str) -> None:
+    The chat logs in with the API key as its password; Gradio then checks its cookie only
+    on some routes, this middleware on all of them.
+    """
+
+    def __init__(self, app: ASGIApp, gradio: App) -> None:
         self.app = app
         self.gradio = gradio
-        self.key = key.encode()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = scope.get("path", "")
@@ -61,10 +63,7 @@ class GradioLogin:
             await send_detail(send, 401, "log in to the chat first")
 
     def logged_in(self, headers: Headers) -> bool:
-        """Tell whether the request carries a live Gradio login or the API key."""
-        key = headers.get("x-api-key")
-        if key is not None and hmac.compare_digest(key.encode(), self.key):
-            return True
+        """Tell whether the request carries a live Gradio login."""
         cookies: SimpleCookie = SimpleCookie()
         try:
             cookies.load(headers.get("cookie", ""))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 
 from rag.types import Answer, Hit
 
@@ -26,9 +26,19 @@ def _encodable(text: str) -> str:
     return text
 
 
+def _whole(value: object) -> object:
+    """Turn a float with no fraction into an int; leave anything else to the int check."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
 # Text a client sends: valid Unicode. `Asked` also holds a character other than white space.
 Text = Annotated[str, AfterValidator(_encodable)]
-Asked = Annotated[str, Field(min_length=1, pattern=r"\S"), AfterValidator(_encodable)]
+# JSON Schema counts 5.0 as an integer, so a strict model must too (but never 5.5 or "5").
+Count = Annotated[int, Field(ge=1, le=100), BeforeValidator(_whole)]
+# "Holds a character that is not white space", spelt out so that JSON Schema's regex, pydantic's
+# and Python's agree on it (each reads `\S` differently: U+FEFF, U+001C..U+001F, U+0085).
+SPACES = "".join(c for c in map(chr, range(0x10000)) if c.isspace()) + "\ufeff"
+Asked = Annotated[str, Field(min_length=1, pattern=f"[^{SPACES}]"), AfterValidator(_encodable)]
 
 
 class Request(BaseModel):
@@ -49,12 +59,12 @@ class AskRequest(Request):
         max_length=MAX_HISTORY_TURNS,
         description="Earlier turns, oldest first, for a follow-up question.",
     )
-    top_k: int | None = Field(default=None, ge=1, le=100, description="Passages to retrieve.")
+    top_k: Count | None = Field(default=None, description="Passages to retrieve.")
 
 
 class SearchRequest(Request):
     query: Asked = Field(description="The query; at most `max_question_chars` characters.")
-    k: int | None = Field(default=None, ge=1, le=100, description="Passages to return.")
+    k: Count | None = Field(default=None, description="Passages to return.")
 
 
 class QuoteOut(BaseModel):

@@ -101,7 +101,7 @@ def create_server(
     blocks.has_launched = True
     app.add_middleware(FileErrorScrub)
     if settings.api_key:
-        app.add_middleware(GradioLogin, gradio=gradio_app_of(app), key=settings.api_key)
+        app.add_middleware(GradioLogin, gradio=gradio_app_of(app))
     return app
 
 
