@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -151,11 +152,17 @@ def test_gradio_file_refusals_do_not_echo_paths(client: TestClient, secret: Path
     assert "tmp" not in response.text
 
 
-def test_the_chat_uploads_go_to_a_private_folder(client: TestClient) -> None:
+def test_the_chat_uploads_go_to_a_private_folder_and_no_path_leaves(client: TestClient) -> None:
     files = {"files": ("tide.txt", b"High tide.\n", "text/plain")}
-    path = Path(client.post("/gradio_api/upload", files=files).json()[0])
-    assert path.parent.parent.name.startswith("rag-uploads-")
-    assert oct(path.parent.parent.stat().st_mode)[-3:] == "700"
+    answer = client.post("/gradio_api/upload", files=files)
+    name = answer.json()[0]
+    assert name.startswith("uploads/") and name.endswith("/tide.txt") and "/tmp" not in answer.text
+    folder = Path(os.environ["GRADIO_TEMP_DIR"])  # the server made it its upload folder
+    assert folder.name.startswith("rag-uploads-") and oct(folder.stat().st_mode)[-3:] == "700"
+    assert (folder / name.removeprefix("uploads/")).read_bytes() == b"High tide.\n"
+    assert client.get(f"/gradio_api/file={name}").content == b"High tide.\n"
+    escape = client.get("/gradio_api/file=uploads/../../../etc/hostname")
+    assert escape.status_code in (403, 404) and "etc" not in escape.text
 
 
 @pytest.mark.parametrize(

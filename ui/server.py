@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager
 
 import gradio as gr
 from fastapi import FastAPI
+from starlette.middleware import Middleware
 
 from rag.assistant import Assistant
 from rag.config import Settings
@@ -26,6 +27,8 @@ from ui.gradio_guard import (
     gradio_app_of,
     private_upload_folder,
 )
+from ui.limits import BodyLimit
+from ui.upload_paths import UploadPaths
 from ui.uploads import remove_leftovers
 
 log = logging.getLogger(__name__)
@@ -99,10 +102,20 @@ def create_server(
     # Mounting never marks the Blocks launched, and until it is, Gradio skips its check that
     # an event's files were uploaded (any server path would pass as an upload).
     blocks.has_launched = True
-    app.add_middleware(FileErrorScrub)
+    chat_guards = [Middleware(UploadPaths, folder=upload_folder), Middleware(FileErrorScrub)]
     if settings.api_key:
-        app.add_middleware(GradioLogin, gradio=gradio_app_of(app))
+        chat_guards.insert(0, Middleware(GradioLogin, gradio=gradio_app_of(app)))
+    _inside_api_guards(app, chat_guards)
     return app
+
+
+def _inside_api_guards(app: FastAPI, middleware: list[Middleware]) -> None:
+    """Run `middleware` (outer first) after the Host, Origin and size checks, not before.
+
+    `add_middleware` would put them outside: a body would then be read before its size is.
+    """
+    at = next(i for i, m in enumerate(app.user_middleware) if m.cls is BodyLimit) + 1
+    app.user_middleware[at:at] = middleware
 
 
 def _key_check(key: str) -> Callable[[str, str], bool]:
