@@ -18,12 +18,12 @@ from rag.runtime import configure_runtime
 
 configure_runtime()
 
+from rag.answering.grounding import answer  # noqa: E402
 from rag.assistant import BRIDGE_HITS, Assistant  # noqa: E402
 from rag.config import Settings  # noqa: E402
-from rag.embedding import SentenceTransformerEmbedder  # noqa: E402
-from rag.evaluation import load_questions  # noqa: E402
-from rag.grounding import answer  # noqa: E402
-from rag.onnx_embedding import load_embedder  # noqa: E402
+from rag.embedding.base import SentenceTransformerEmbedder  # noqa: E402
+from rag.embedding.onnx import load_embedder  # noqa: E402
+from rag.quality.evaluation import load_questions  # noqa: E402
 
 
 def main() -> None:

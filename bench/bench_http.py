@@ -33,7 +33,7 @@ import httpx
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_DATASET = REPO.parent / "shared" / "eval" / "squad2"
 UNSHED = 10_000  # answers in flight: no shedding in practice
-SERVE = "import sys; from rag.cli import main; sys.exit(main(sys.argv[1:]))"
+SERVE = "import sys; from ui.cli import main; sys.exit(main(sys.argv[1:]))"
 
 
 def load_questions(dataset: Path) -> list[str]:

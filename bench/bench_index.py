@@ -31,11 +31,11 @@ from rag.runtime import configure_runtime  # noqa: E402
 
 configure_runtime()
 
+from rag.build.indexer import BuildReport, Indexer  # noqa: E402
 from rag.config import Settings  # noqa: E402
-from rag.embedding import Embedder, SentenceTransformerEmbedder  # noqa: E402
-from rag.generations import generation_dir, load_current  # noqa: E402
-from rag.indexer import BuildReport, Indexer  # noqa: E402
-from rag.onnx_embedding import load_embedder  # noqa: E402
+from rag.embedding.base import Embedder, SentenceTransformerEmbedder  # noqa: E402
+from rag.embedding.onnx import load_embedder  # noqa: E402
+from rag.index.generations import generation_dir, load_current  # noqa: E402
 from tests.fakes import FakeEmbedder  # noqa: E402
 
 EVAL = REPO.parent / "shared" / "eval"

@@ -36,11 +36,11 @@ from sklearn.metrics import roc_auc_score  # noqa: E402
 from sklearn.model_selection import GroupKFold  # noqa: E402
 from transformers import AutoModel, AutoTokenizer  # noqa: E402
 
-from rag import training  # noqa: E402
+from rag.build.indexer import build_index  # noqa: E402
 from rag.config import Settings  # noqa: E402
-from rag.features import candidates, question_features  # noqa: E402
-from rag.indexer import build_index  # noqa: E402
-from rag.onnx_embedding import load_embedder  # noqa: E402
+from rag.embedding.onnx import load_embedder  # noqa: E402
+from rag.quality import training  # noqa: E402
+from rag.reading.features import candidates, question_features  # noqa: E402
 
 FROZEN = 3  # lower MiniLM layers left as packaged
 HARD = 3  # wrong sentences per answer sentence

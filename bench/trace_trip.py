@@ -77,8 +77,8 @@ def main() -> int:
     try:
         from rag import OnnxEmbedder, build_index  # type: ignore[attr-defined]
     except ImportError:  # the layout before the public surface
-        from rag.indexer import build_index
-        from rag.onnx_embedding import OnnxEmbedder
+        from rag.build.indexer import build_index
+        from rag.embedding.onnx import OnnxEmbedder
 
     embedder = OnnxEmbedder(REPO / ".cache" / "models")
     settings = Settings(source_dirs=(REPO / "seeds",), index_dir=REPO / ".cache/bench/trip")

@@ -9,17 +9,18 @@ import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
+from rag.answering.grounding import Policy, answer
 from rag.config import Settings
-from rag.embedding import Embedder
+from rag.embedding.base import Embedder
 from rag.errors import IndexMissing, RagError
-from rag.features import store_lexicon
-from rag.followup import names, standalone_query
-from rag.generations import current_generation, load_current
-from rag.grounding import Policy, answer
-from rag.lexicon import Lexicon
-from rag.reader import Reader, ReaderModel, Reading
-from rag.retrieval import Retriever
-from rag.store import Store, Vectors
+from rag.index.base import Store, Vectors
+from rag.index.generations import current_generation, load_current
+from rag.reading.base import Reader, Reading
+from rag.reading.features import store_lexicon
+from rag.reading.linear import LinearReader, ReaderModel
+from rag.retrieval.retriever import Retriever
+from rag.text.followup import names, standalone_query
+from rag.text.lexicon import Lexicon
 from rag.types import Answer, Hit, Turn
 
 log = logging.getLogger(__name__)
@@ -50,12 +51,11 @@ class Assistant:
     ) -> None:
         self.settings = settings
         self.embedder = embedder
-        self.reader = reader or Reader(ReaderModel.load())
-        model = self.reader.model
+        self.reader: Reader = reader or LinearReader(ReaderModel.load())
         threshold = settings.refusal_threshold
         self.policy = Policy(
-            threshold=model.threshold if threshold is None else threshold,
-            quote_ratio=model.quote_ratio,
+            threshold=self.reader.threshold if threshold is None else threshold,
+            quote_ratio=self.reader.quote_ratio,
             max_quotes=settings.max_quotes,
             other_source_ratio=OTHER_SOURCE_RATIO,
         )

@@ -13,7 +13,7 @@ configure_runtime()
 
 from rag.assistant import Assistant  # noqa: E402
 from rag.config import Settings  # noqa: E402
-from rag.onnx_embedding import OnnxEmbedder  # noqa: E402
+from rag.embedding.onnx import OnnxEmbedder  # noqa: E402
 from tests.fakes import FakeEmbedder  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
@@ -54,7 +54,7 @@ def seed_settings(
     tmp_path_factory: pytest.TempPathFactory, real_embedder: OnnxEmbedder
 ) -> Settings:
     """Settings of an index of the real seeds, built once with the real model."""
-    from rag.indexer import build_index
+    from rag.build.indexer import build_index
 
     root = tmp_path_factory.mktemp("seed-index")
     sources = root / "sources"

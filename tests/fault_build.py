@@ -30,16 +30,17 @@ from rag.runtime import configure_runtime
 
 configure_runtime()
 
-from rag import manifest  # noqa: E402
+from rag.build.indexer import build_index  # noqa: E402
 from rag.config import Settings  # noqa: E402
 from rag.errors import RagError  # noqa: E402
-from rag.indexer import build_index  # noqa: E402
+from rag.index.layout import manifest  # noqa: E402
 from tests.fakes import FakeEmbedder  # noqa: E402
 
 DIM = 8192  # wide vectors: the FAISS and sentence files span several write blocks
 RAG = str(Path(__file__).resolve().parents[1] / "rag")
-STORAGE = ("generations.py", "store.py", "manifest.py", "keyword.py", "chunk_table.py",
-           "embedding_cache.py", "indexer.py", "parts.py", "file_digests.py")  # fmt: skip
+STORAGE = ("index/generations.py", "index/local.py", "layout/manifest.py", "index/keyword.py",
+           "layout/chunk_table.py", "embedding/cache.py", "build/indexer.py", "layout/parts.py",
+           "sources/digests.py")  # fmt: skip
 OS_CALLS = frozenset({"open", "fsync", "rename", "replace", "unlink", "rmdir", "mkdir", "link"})
 WRITE_BLOCK = 1 << 16  # smaller write calls than production's, so kills land inside files
 SQL_CALLS = frozenset({"execute", "executemany"})

@@ -15,10 +15,10 @@ from fastapi.testclient import TestClient
 from numpy.typing import NDArray
 
 from rag.assistant import Assistant
+from rag.build.indexer import build_index
+from rag.build.rebuild import Rebuilder
 from rag.config import Settings
-from rag.embedding import Embedder
-from rag.indexer import build_index
-from rag.rebuild import Rebuilder
+from rag.embedding.base import Embedder
 from tests.conftest import LOCAL
 from tests.fakes import FakeEmbedder
 from ui.api import create_app

@@ -6,12 +6,12 @@ from pathlib import Path
 
 import pytest
 
+from rag.answering.grounding import REFUSAL
 from rag.assistant import Assistant
+from rag.build.indexer import build_index
 from rag.config import Settings
+from rag.embedding.onnx import OnnxEmbedder
 from rag.errors import IndexMismatch, IndexMissing
-from rag.grounding import REFUSAL
-from rag.indexer import build_index
-from rag.onnx_embedding import OnnxEmbedder
 from rag.types import Answer, Turn
 from tests.conftest import SEEDS
 from tests.fakes import FakeEmbedder

@@ -14,7 +14,7 @@ import pytest
 from playwright.sync_api import Page, expect, sync_playwright
 
 from rag.config import Settings
-from rag.embedding import Embedder
+from rag.embedding.base import Embedder
 from tests.conftest import REPO
 
 CHROMIUM = Path("/usr/bin/chromium")

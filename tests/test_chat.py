@@ -11,11 +11,11 @@ import pytest
 from fastapi.testclient import TestClient
 from markdown_it import MarkdownIt
 
+from rag.answering.grounding import REFUSAL
 from rag.assistant import Assistant
+from rag.build.indexer import build_index
+from rag.build.rebuild import Rebuilder
 from rag.config import Settings
-from rag.grounding import REFUSAL
-from rag.indexer import build_index
-from rag.rebuild import Rebuilder
 from rag.types import Answer, Quote, Source
 from tests.conftest import LOCAL
 from tests.fakes import FakeEmbedder

@@ -1,4 +1,4 @@
-"""Tests for rag.chunking: sentence spans and chunk windows over real text."""
+"""Tests for rag.text.chunking: sentence spans and chunk windows over real text."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 import pysbd
 import pytest
 
-from rag.chunking import chunk, index_text, split_sentences
+from rag.text.chunking import chunk, index_text, split_sentences
 from rag.types import Chunk, Source
 
 SEEDS = Path(__file__).resolve().parents[1] / "seeds"

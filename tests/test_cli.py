@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from rag.cli import main
 from tests.conftest import SEEDS
+from ui.cli import main
 
 TROOPS = "How many North Korean troops were moved into Russia's Kursk region?"
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from rag.embedding import MODEL_ID, SentenceTransformerEmbedder
-from rag.onnx_embedding import OnnxEmbedder
+from rag.embedding.base import MODEL_ID, SentenceTransformerEmbedder
+from rag.embedding.onnx import OnnxEmbedder
 
 TEXTS = [
     "How many North Korean troops were moved into Russia's Kursk region?",

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from rag.evaluation import load_questions
-from rag.squad import f1_score, normalize
+from rag.quality.evaluation import load_questions
+from rag.quality.squad import f1_score, normalize
 from tests.conftest import SHARED
 
 

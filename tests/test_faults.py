@@ -16,12 +16,12 @@ from pathlib import Path
 
 import pytest
 
+from rag.build.indexer import Indexer, build_index
 from rag.config import Settings
 from rag.errors import IndexCorrupt, IndexMissing, RagError
-from rag.file_digests import RACY_NS
-from rag.generations import CURRENT, current_generation, generation_dir, load_current
-from rag.indexer import Indexer, build_index
-from rag.store import Store
+from rag.index.generations import CURRENT, current_generation, generation_dir, load_current
+from rag.index.local import LocalStore
+from rag.sources.digests import RACY_NS
 from tests.conftest import REPO, SHARED
 from tests.fakes import FakeEmbedder
 from tests.fault_build import DIM, EXIT_FAILED, settings_for
@@ -75,7 +75,7 @@ def fresh_index(world: Path, name: str) -> tuple[Path, Path]:
     return world / "sources", index
 
 
-def assert_serves(index: Path, embedder: FakeEmbedder) -> Store:
+def assert_serves(index: Path, embedder: FakeEmbedder) -> LocalStore:
     """The live generation loads, verifies and answers, holding the before or after sources."""
     store = load_current(index, embedder)
     assert store.problems == ()

@@ -1,4 +1,4 @@
-"""Tests for rag.file_digests: a scan skips re-reading files whose stat is unchanged."""
+"""Tests for rag.sources.digests: a scan skips re-reading files whose stat is unchanged."""
 
 from __future__ import annotations
 
@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 
-from rag import file_digests
-from rag.file_digests import DIGESTS_FILE, FileDigests
-from rag.sources import scan_sources
+from rag.sources import digests as file_digests
+from rag.sources.digests import DIGESTS_FILE, FileDigests
+from rag.sources.scan import scan_sources
 
 MAX = 1_000_000
 

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from rag.followup import standalone_query
+from rag.text.followup import standalone_query
 from rag.types import Turn
 
 FIRST = "How many North Korean troops were moved into Russia's Kursk region?"

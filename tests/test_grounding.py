@@ -6,13 +6,13 @@ from pathlib import Path
 
 import pytest
 
+from rag.answering.grounding import REFUSAL, Policy, answer
+from rag.build.indexer import build_index
 from rag.config import Settings
-from rag.features import candidates
-from rag.generations import load_current
-from rag.grounding import REFUSAL, Policy, answer
-from rag.indexer import build_index
-from rag.reader import Reading
-from rag.store import Store
+from rag.index.generations import load_current
+from rag.index.local import LocalStore
+from rag.reading.base import Reading
+from rag.reading.features import candidates
 from rag.types import Hit
 from tests.fakes import FakeEmbedder
 
@@ -20,7 +20,7 @@ POLICY = Policy(threshold=0.5, quote_ratio=0.5, max_quotes=3, other_source_ratio
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Store:
+def store(tmp_path: Path) -> LocalStore:
     sources = tmp_path / "sources"
     sources.mkdir()
     (sources / "a.txt").write_text(
@@ -34,7 +34,7 @@ def store(tmp_path: Path) -> Store:
     return load_current(settings.index_dir, embedder)
 
 
-def reading(store: Store, scores: dict[str, float], answerable: float) -> Reading:
+def reading(store: LocalStore, scores: dict[str, float], answerable: float) -> Reading:
     """A reading whose candidates are the store's sentences with the given scores."""
     hits = [
         Hit(chunk=c, row=row, title=store.sources[c.source_id].title, score=0.0)
@@ -45,14 +45,14 @@ def reading(store: Store, scores: dict[str, float], answerable: float) -> Readin
     return Reading(tuple(found), tuple(scores[c.text] for c in found), answerable)
 
 
-def test_low_answerability_is_a_refusal(store: Store) -> None:
+def test_low_answerability_is_a_refusal(store: LocalStore) -> None:
     result = answer(
         "q", reading(store, {"The first fact is here.": 0.9}, 0.2), store, POLICY, "q", 1
     )
     assert result.refused and result.quotes == () and result.text == REFUSAL
 
 
-def test_quotes_are_verbatim_and_adjacent_sentences_merge(store: Store) -> None:
+def test_quotes_are_verbatim_and_adjacent_sentences_merge(store: LocalStore) -> None:
     scores = {"The first fact is here.": 0.9, "The second fact follows it.": 0.6}
     result = answer("q", reading(store, scores, 0.9), store, POLICY, "q", 7)
     assert len(result.quotes) == 1
@@ -63,13 +63,13 @@ def test_quotes_are_verbatim_and_adjacent_sentences_merge(store: Store) -> None:
     assert result.generation == 7 and "[1]" in result.text
 
 
-def test_weak_sentences_of_the_same_source_are_left_out(store: Store) -> None:
+def test_weak_sentences_of_the_same_source_are_left_out(store: LocalStore) -> None:
     scores = {"The first fact is here.": 0.9, "A third one ends it.": 0.3}
     result = answer("q", reading(store, scores, 0.9), store, POLICY, "q", 1)
     assert [q.text for q in result.quotes] == ["The first fact is here."]
 
 
-def test_another_source_joins_on_a_lower_bar(store: Store) -> None:
+def test_another_source_joins_on_a_lower_bar(store: LocalStore) -> None:
     scores = {"The first fact is here.": 0.9, "Another source says something else.": 0.3}
     result = answer("q", reading(store, scores, 0.9), store, POLICY, "q", 1)
     assert [q.source for q in result.quotes] == ["a.txt", "b.txt"]

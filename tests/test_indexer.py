@@ -8,12 +8,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from rag.build.indexer import Indexer, build_index
 from rag.config import Settings
-from rag.embedding import Embedder
+from rag.embedding.base import Embedder
 from rag.errors import BuildInProgress, SourceError
-from rag.generations import build_lock, current_generation, generation_dir, load_current
-from rag.indexer import Indexer, build_index
-from rag.parts import source_order
+from rag.index.generations import build_lock, current_generation, generation_dir, load_current
+from rag.index.layout.parts import source_order
 from tests.fakes import FakeEmbedder
 
 DOCS = {

@@ -11,9 +11,9 @@ from schemathesis.specs.openapi.checks import positive_data_acceptance
 from schemathesis.specs.openapi.schemas import OpenApiSchema
 
 from rag.assistant import Assistant
+from rag.build.indexer import build_index
+from rag.build.rebuild import Rebuilder
 from rag.config import Settings
-from rag.indexer import build_index
-from rag.rebuild import Rebuilder
 from tests.conftest import SEEDS
 from tests.fakes import FakeEmbedder
 from ui.api import create_app

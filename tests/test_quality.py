@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 
 from rag.assistant import Assistant
+from rag.build.indexer import build_index
 from rag.config import Settings
-from rag.evaluation import evaluate
-from rag.indexer import build_index
-from rag.onnx_embedding import OnnxEmbedder
+from rag.embedding.onnx import OnnxEmbedder
+from rag.quality.evaluation import evaluate
 from tests.conftest import SHARED
 
 SQUAD = SHARED / "eval" / "squad2"

@@ -11,12 +11,12 @@ import numpy as np
 import pytest
 from numpy.typing import NDArray
 
+from rag.build.indexer import BuildReport, build_index
+from rag.build.rebuild import Rebuilder
 from rag.config import Settings
 from rag.errors import IndexMissing
-from rag.generations import load_current
-from rag.indexer import BuildReport, build_index
-from rag.rebuild import Rebuilder
-from rag.watch import watch_sources
+from rag.index.generations import load_current
+from rag.sources.watch import watch_sources
 from tests.fakes import FakeEmbedder
 
 

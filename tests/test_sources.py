@@ -1,4 +1,4 @@
-"""Tests for rag.sources: real files under tmp_path, real parsers."""
+"""Tests for rag.sources.extract: real files under tmp_path, real parsers."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ import pytest
 from pypdf import PdfReader, PdfWriter
 
 from rag.errors import SourceError
-from rag.sources import load_source, load_sources, scan_sources
+from rag.sources.extract import load_source, load_sources
+from rag.sources.scan import scan_sources
 from rag.types import Source
 
 MAX = 1_000_000

@@ -7,9 +7,9 @@ import itertools
 import numpy as np
 import pytest
 
-from rag.lexicon import Lexicon
-from rag.reader import Reader, ReaderModel
-from rag.spans import SINGLE_FEATURES, SPAN_FEATURES, candidate_spans, span_features
+from rag.reading.linear import LinearReader, ReaderModel
+from rag.reading.spans import SINGLE_FEATURES, SPAN_FEATURES, candidate_spans, span_features
+from rag.text.lexicon import Lexicon
 from tests.conftest import SEEDS
 
 SEED_TEXT = (SEEDS / "000_5e08608e18cd2d5e.txt").read_text(encoding="utf-8")
@@ -48,6 +48,6 @@ def test_spans_never_repeat_the_question_and_pairs_are_products() -> None:
 def test_the_trained_picker_cuts_the_short_answer(
     question: str, sentence: str, expected: str
 ) -> None:
-    reader = Reader(ReaderModel.load())
+    reader = LinearReader(ReaderModel.load())
     start, end = reader.short_answer(question, sentence, Lexicon([SEED_TEXT]))
     assert sentence[start:end] == expected

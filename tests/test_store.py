@@ -1,4 +1,4 @@
-"""Store: one generation's files written, verified, loaded and searched."""
+"""LocalStore: one generation's files written, verified, loaded and searched."""
 
 from __future__ import annotations
 
@@ -13,14 +13,14 @@ import bm25s
 import numpy as np
 import pytest
 
-from rag.chunking import chunk, index_text
 from rag.errors import IndexCorrupt, IndexMismatch
-from rag.keyword import Terms, Tokenizer
-from rag.manifest import Chunking, Manifest, manifest_bytes, read_manifest
-from rag.part_files import PART_FILES
-from rag.parts import part_of, source_order
-from rag.rows import distinct_sentences
-from rag.store import Store
+from rag.index.keyword import Terms, Tokenizer
+from rag.index.layout.manifest import Chunking, Manifest, manifest_bytes, read_manifest
+from rag.index.layout.part_files import PART_FILES
+from rag.index.layout.parts import part_of, source_order
+from rag.index.local import LocalStore
+from rag.index.rows import distinct_sentences
+from rag.text.chunking import chunk, index_text
 from rag.types import Chunk, Sentence, Source
 from tests.fakes import FakeEmbedder
 
@@ -41,8 +41,8 @@ def make_source(source_id: str, text: str, title: str = "") -> Source:
 
 
 def make_store(
-    embedder: FakeEmbedder, texts: dict[str, str] = TEXTS, previous: Store | None = None
-) -> Store:
+    embedder: FakeEmbedder, texts: dict[str, str] = TEXTS, previous: LocalStore | None = None
+) -> LocalStore:
     sources = [make_source(i, texts[i]) for i in sorted(texts, key=source_order)]
     chunks = [c for s in sources for c in chunk(s, 2, 1, 1000)]
     titles = {s.id: s.title for s in sources}
@@ -51,7 +51,7 @@ def make_store(
     sentences = distinct_sentences(chunks)
     sentence_vectors = embedder.embed([text_of[s.source_id][s.start : s.end] for s in sentences])
     header = Manifest(7, embedder.model_id, embedder.dim, Chunking(2, 1, 1000), "english")
-    return Store.build(header, sources, chunks, chunk_vectors, sentence_vectors, previous)
+    return LocalStore.build(header, sources, chunks, chunk_vectors, sentence_vectors, previous)
 
 
 @pytest.fixture
@@ -62,7 +62,7 @@ def saved(tmp_path: Path, fake_embedder: FakeEmbedder) -> Path:
 
 def test_round_trip_keeps_everything(saved: Path, fake_embedder: FakeEmbedder) -> None:
     built = make_store(fake_embedder)
-    loaded = Store.load(saved, fake_embedder)
+    loaded = LocalStore.load(saved, fake_embedder)
     assert loaded.generation == 7
     assert (loaded.model_id, loaded.dim) == (fake_embedder.model_id, fake_embedder.dim)
     assert loaded.chunks == built.chunks
@@ -175,14 +175,14 @@ def test_sentence_vectors_are_the_sentences_embeddings(fake_embedder: FakeEmbedd
 )
 def test_load_refuses_another_model(saved: Path, embedder: FakeEmbedder) -> None:
     with pytest.raises(IndexMismatch, match="rag index"):
-        Store.load(saved, embedder)
+        LocalStore.load(saved, embedder)
 
 
 def test_load_refuses_an_unknown_format(saved: Path, fake_embedder: FakeEmbedder) -> None:
     manifest = replace(read_manifest(saved), format_version=99)
     (saved / "manifest.json").write_bytes(manifest_bytes(manifest))
     with pytest.raises(IndexMismatch, match=r"format 99.*rag index"):
-        Store.load(saved, fake_embedder)
+        LocalStore.load(saved, fake_embedder)
 
 
 def _files(directory: Path) -> list[str]:
@@ -205,9 +205,9 @@ def test_load_refuses_every_damaged_file(
         else:
             path.unlink()
         with pytest.raises(IndexCorrupt, match="rag index"):
-            Store.load(saved, fake_embedder)
+            LocalStore.load(saved, fake_embedder)
         path.write_bytes(data)
-    Store.load(saved, fake_embedder)  # restored: loads again
+    LocalStore.load(saved, fake_embedder)  # restored: loads again
 
 
 def test_load_of_a_large_index_is_fast(tmp_path: Path) -> None:
@@ -236,9 +236,9 @@ def test_load_of_a_large_index_is_fast(tmp_path: Path) -> None:
     )
     embedder = FakeEmbedder(dim=384)
     header = Manifest(1, embedder.model_id, 384, Chunking(2, 0, 1000), "english")
-    Store.build(header, sources, chunks, vectors, sentence_vectors).save(tmp_path / "big")
+    LocalStore.build(header, sources, chunks, vectors, sentence_vectors).save(tmp_path / "big")
     started = time.perf_counter()
-    store = Store.load(tmp_path / "big", embedder)
+    store = LocalStore.load(tmp_path / "big", embedder)
     seconds = time.perf_counter() - started
     print(f"loaded 5,000 documents in {seconds:.2f} s")
     assert len(store.chunks) == 20000

@@ -9,8 +9,8 @@ from pathlib import Path
 
 from fastapi.testclient import TestClient
 
+from rag.build.indexer import build_index
 from rag.config import Settings
-from rag.indexer import build_index
 from tests.conftest import LOCAL
 from tests.fakes import FakeEmbedder
 from ui.server import create_server

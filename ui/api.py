@@ -26,15 +26,7 @@ from fastapi.security import APIKeyHeader
 from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 
-from rag.assistant import Assistant
-from rag.config import Settings
-from rag.errors import BuildInProgress, RagError
-from rag.file_digests import FileDigests
-from rag.indexer import CACHE_DIR
-from rag.rebuild import Rebuilder
-from rag.sources import scan_sources
-from rag.store import Store
-from rag.types import Turn
+from rag import Assistant, BuildInProgress, RagError, Rebuilder, Settings, Turn, catalog
 from ui import models as m
 from ui.guards import SameSiteGuard, trusted_hosts
 from ui.limits import BodyLimit
@@ -157,28 +149,8 @@ def _add_source_routes(router: APIRouter, assistant: Assistant) -> None:
 
     @router.get("/sources", response_model=list[m.SourceSummary], responses=_errors(503))
     def list_sources() -> list[m.SourceSummary]:
-        # the digests the last build remembered spare re-reading unchanged files
-        digests = FileDigests(settings.index_dir / CACHE_DIR)
-        files, _skipped = scan_sources(settings.source_dirs, settings.max_file_bytes, digests)
         store = assistant.store if assistant.ready else None  # one generation for the listing
-        indexed = store.sources if store else {}
-        on_disk = {f.id: f for f in files}
-        ids = [f.id for f in files] + sorted(set(indexed) - set(on_disk))
-        summaries = []
-        for source_id in ids:
-            source, file = indexed.get(source_id), on_disk.get(source_id)
-            summaries.append(
-                m.SourceSummary(
-                    id=source_id,
-                    title=source.title if source else None,
-                    sha256=source.sha256 if source else None,
-                    chunks=_chunk_count(store, source_id) if store else 0,
-                    indexed=source is not None
-                    and (file is None or file.file_sha256 == source.file_sha256),
-                    on_disk=file is not None,
-                )
-            )
-        return summaries
+        return [m.SourceSummary.of(entry) for entry in catalog(settings, store)]
 
     @router.get(
         "/sources/{source_id:path}", response_model=m.SourceDetail, responses=_errors(404, 422, 503)
@@ -193,7 +165,7 @@ def _add_source_routes(router: APIRouter, assistant: Assistant) -> None:
             title=source.title,
             sha256=source.sha256,
             file_sha256=source.file_sha256,
-            chunks=_chunk_count(store, source.id),
+            chunks=store.chunk_count(source.id),
             generation=store.generation,
             text=source.text,
         )
@@ -262,10 +234,6 @@ def _documented(app: FastAPI, settings: Settings) -> dict[str, Any]:
             operation.pop("security", None)
             operation["responses"].pop("401", None)
     return document
-
-
-def _chunk_count(store: Store, source_id: str) -> int:
-    return len(store.chunk_rows.get(source_id, range(0)))
 
 
 def _checked(text: str, max_chars: int) -> str:

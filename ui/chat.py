@@ -9,10 +9,7 @@ from typing import Any
 
 import gradio as gr
 
-from rag.assistant import Assistant
-from rag.errors import IndexMissing, RagError
-from rag.rebuild import Rebuilder, RebuildStatus
-from rag.types import Answer, Turn
+from rag import Answer, Assistant, IndexMissing, RagError, Rebuilder, RebuildStatus, Turn
 from ui.models import without_paths
 from ui.render import (
     citation_label,

@@ -6,11 +6,10 @@ from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 
-from rag.types import Answer, Hit
+from rag import Answer, Hit
 
 if TYPE_CHECKING:
-    from rag.indexer import BuildReport
-    from rag.rebuild import RebuildStatus
+    from rag import BuildReport, CatalogEntry, RebuildStatus
 
 # Bounds on a request body that Settings does not cover: they keep one request small.
 MAX_HISTORY_TURNS = 50
@@ -148,6 +147,18 @@ class SourceSummary(BaseModel):
     chunks: int
     indexed: bool = Field(description="The index holds this file's current content.")
     on_disk: bool = Field(description="The file is still in a source folder.")
+
+    @classmethod
+    def of(cls, entry: CatalogEntry) -> SourceSummary:
+        """Present one catalog entry."""
+        return cls(
+            id=entry.id,
+            title=entry.title,
+            sha256=entry.sha256,
+            chunks=entry.chunks,
+            indexed=entry.indexed,
+            on_disk=entry.on_disk,
+        )
 
 
 class SourceDetail(BaseModel):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import html
 import re
 
-from rag.types import Answer, Quote, Source
+from rag import Answer, Quote, Source
 
 # The ASCII punctuation markdown could act on (CommonMark lets each be backslash-escaped);
 # `<`, `>` and `&` become HTML entities instead, as a backslash would keep an entity literal.

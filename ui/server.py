@@ -12,13 +12,7 @@ import gradio as gr
 from fastapi import FastAPI
 from starlette.middleware import Middleware
 
-from rag.assistant import Assistant
-from rag.config import Settings
-from rag.embedding import Embedder
-from rag.errors import RagError
-from rag.indexer import BuildReport
-from rag.rebuild import Rebuilder
-from rag.runtime import configure_runtime
+from rag import Assistant, BuildReport, Embedder, RagError, Rebuilder, Settings, configure_runtime
 from ui.api import create_app
 from ui.chat import CSS, SEED_EXAMPLES, build_ui
 from ui.gradio_guard import (
@@ -64,7 +58,7 @@ def create_server(
             rebuilder.start()
         watcher = None
         if settings.watch:
-            from rag.watch import watch_sources
+            from rag import watch_sources
 
             try:
                 watcher = watch_sources(settings, rebuilder.request)
@@ -130,7 +124,7 @@ def serve(settings: Settings) -> None:
     configure_runtime()
     import uvicorn
 
-    from rag.onnx_embedding import load_embedder
+    from rag import load_embedder
 
     app = create_server(settings, load_embedder(settings))
     uvicorn.run(app, host=settings.host, port=settings.port, log_level="info")

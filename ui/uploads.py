@@ -12,10 +12,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path, PurePosixPath
 
-from rag.errors import SourceError
-from rag.generations import fsync_path
-from rag.sources import SUPPORTED, load_source
-from rag.types import SourceFile
+from rag import SUPPORTED, SourceError, SourceFile, fsync_path, load_source
 
 MAX_STEM_CHARS = 60
 MAX_ID_CHARS = 1024

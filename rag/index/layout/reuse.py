@@ -11,17 +11,17 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from rag.chunk_table import Lines
-from rag.chunking import index_text
-from rag.keyword import Terms, Tokenizer
+from rag.index.layout.chunk_table import Lines
+from rag.text.chunking import index_text
+from rag.index.keyword import Terms, Tokenizer
 from rag.types import Chunk, Source
 
 if TYPE_CHECKING:
-    from rag.store import Store
+    from rag.index.local import LocalStore
 
 
 def unchanged_rows(
-    chunks: Sequence[Chunk], groups: dict[str, range], previous: Store | None
+    chunks: Sequence[Chunk], groups: dict[str, range], previous: LocalStore | None
 ) -> dict[str, range]:
     """Return the sources whose chunks equal the previous generation's, with their rows there.
 
@@ -43,7 +43,7 @@ def unchanged_rows(
 
 
 def known_lines(
-    sources: Sequence[Source], previous: Store | None, unchanged: dict[str, range]
+    sources: Sequence[Source], previous: LocalStore | None, unchanged: dict[str, range]
 ) -> Lines:
     """Return the previous generation's chunk table lines of the sources it holds unchanged."""
     if previous is None:
@@ -63,7 +63,7 @@ def chunk_terms(
     groups: dict[str, range],
     titles: dict[str, str],
     tokenize: Tokenizer,
-    previous: Store | None,
+    previous: LocalStore | None,
     unchanged: dict[str, range],
 ) -> Terms:
     """Return each chunk's keyword terms, reusing the previous generation's for equal sources."""

@@ -7,12 +7,12 @@ from collections.abc import Callable, Sequence
 import numpy as np
 from numpy.typing import NDArray
 
-from rag.chunking import index_text
-from rag.embedding import Embedder
-from rag.embedding_cache import EmbeddingCache
+from rag.embedding.base import Embedder
+from rag.embedding.cache import EmbeddingCache
 from rag.errors import RagError
-from rag.rows import distinct_sentences, row_ranges, rows_in
-from rag.store import Store
+from rag.index.local import LocalStore
+from rag.index.rows import distinct_sentences, row_ranges, rows_in
+from rag.text.chunking import index_text
 from rag.types import Chunk, Sentence, Source
 
 Vectors = NDArray[np.float32]
@@ -28,7 +28,7 @@ class BuildVectors:
         self,
         embedder: Embedder,
         cache: EmbeddingCache,
-        previous: Store | None,
+        previous: LocalStore | None,
         reused: set[str],
         batch_size: int,
         report: Callable[[str, int, int], None],

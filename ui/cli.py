@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
 import os
 import sys
@@ -12,12 +11,10 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from rag.config import Settings
-from rag.runtime import configure_runtime
+from rag import Settings, configure_runtime
 
 if TYPE_CHECKING:
-    from rag.indexer import BuildReport, Indexer
-    from rag.types import Answer
+    from rag import Answer, BuildReport, Indexer
 
 EXIT_ERROR = 2
 
@@ -91,7 +88,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit status."""
     configure_runtime()
     args = _parser().parse_args(argv)
-    from rag.errors import RagError
+    from rag import RagError
 
     try:
         settings = _settings(args)
@@ -117,8 +114,7 @@ def _report(report: BuildReport) -> str:
 
 
 def _index(args: argparse.Namespace, settings: Settings) -> int:
-    from rag.indexer import Indexer
-    from rag.onnx_embedding import load_embedder
+    from rag import Indexer, load_embedder
 
     indexer = Indexer(settings, load_embedder(settings))
     bar = BarProgress()
@@ -133,8 +129,7 @@ def _index(args: argparse.Namespace, settings: Settings) -> int:
 def _watch(settings: Settings, indexer: Indexer) -> int:
     import time
 
-    from rag.errors import RagError
-    from rag.watch import watch_sources
+    from rag import RagError, watch_sources
 
     def rebuild() -> None:
         try:
@@ -165,8 +160,7 @@ def _answer_json(answer: Answer) -> dict[str, object]:
 
 
 def _ask(args: argparse.Namespace, settings: Settings) -> int:
-    from rag.assistant import Assistant
-    from rag.onnx_embedding import load_embedder
+    from rag import Assistant, load_embedder
 
     assistant = Assistant(settings, load_embedder(settings))
     answer = assistant.ask(args.question, top_k=args.top_k)
@@ -180,17 +174,14 @@ def _ask(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
-    # The one place the library reaches its faces: imported late so `rag index` stays light.
-    server = importlib.import_module("ui.server")
-    server.serve(settings)
+    from ui.server import serve  # late: gradio and uvicorn load only to serve
+
+    serve(settings)
     return 0
 
 
 def _eval(args: argparse.Namespace, settings: Settings) -> int:
-    from rag.assistant import Assistant
-    from rag.evaluation import evaluate
-    from rag.indexer import build_index
-    from rag.onnx_embedding import load_embedder
+    from rag import Assistant, build_index, evaluate, load_embedder
 
     dataset = args.dataset_dir
     index_dir = args.index_dir or Path(".cache/eval") / dataset.resolve().name
@@ -211,9 +202,7 @@ def _eval(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _train(args: argparse.Namespace, settings: Settings) -> int:
-    from rag.onnx_embedding import load_embedder
-    from rag.reader import DEFAULT_MODEL
-    from rag.training import train_reader
+    from rag import DEFAULT_MODEL, load_embedder, train_reader
 
     bar = BarProgress()
     model, report = train_reader(args.train_dir, args.work_dir, load_embedder(settings), bar)

@@ -7,8 +7,8 @@ from collections.abc import Sequence
 import numpy as np
 from numpy.typing import NDArray
 
-from rag.embedding import Embedder
-from rag.store import Store
+from rag.embedding.base import Embedder
+from rag.index.base import Store
 from rag.types import Hit
 
 RRF_K = 60  # the constant of Cormack et al. (2009); damps the weight of the very top ranks

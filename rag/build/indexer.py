@@ -11,13 +11,12 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
-from rag.chunking import chunk
+from rag.build.vectors import BuildVectors
 from rag.config import Settings
-from rag.embedding import Embedder
-from rag.embedding_cache import EmbeddingCache
+from rag.embedding.base import Embedder
+from rag.embedding.cache import EmbeddingCache
 from rag.errors import IndexCorrupt, IndexMismatch, IndexMissing, RagError, SourceError
-from rag.file_digests import FileDigests
-from rag.generations import (
+from rag.index.generations import (
     build_lock,
     clean_up,
     current_generation,
@@ -26,13 +25,15 @@ from rag.generations import (
     next_generation,
     publish,
 )
-from rag.keyword import stemmer_language
-from rag.manifest import Chunking, Manifest
-from rag.parts import source_order
-from rag.sources import load_source, scan_sources
-from rag.store import Store
+from rag.index.keyword import stemmer_language
+from rag.index.layout.manifest import Chunking, Manifest
+from rag.index.layout.parts import source_order
+from rag.index.local import LocalStore
+from rag.sources.digests import FileDigests
+from rag.sources.extract import load_source
+from rag.sources.scan import scan_sources
+from rag.text.chunking import chunk
 from rag.types import Chunk, Skipped, Source, SourceFile
-from rag.vectors import BuildVectors
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +73,7 @@ class Indexer:
     def __init__(self, settings: Settings, embedder: Embedder) -> None:
         self.settings = settings
         self.embedder = embedder
-        self.last: Store | None = None
+        self.last: LocalStore | None = None
 
     def build(self, progress: Progress | None = None) -> BuildReport:
         """Build and publish a new generation, re-reading and re-embedding only what changed.
@@ -94,7 +95,7 @@ class Indexer:
                 ) from exc
         return report
 
-    def previous(self) -> Store | None:
+    def previous(self) -> LocalStore | None:
         """Return the live generation to build on, or None to build everything afresh."""
         last, embedder = self.last, self.embedder
         if (
@@ -125,7 +126,7 @@ def build_index(
     return Indexer(settings, embedder).build(progress)
 
 
-def _build(indexer: Indexer, report: Progress, started: float) -> tuple[BuildReport, Store]:
+def _build(indexer: Indexer, report: Progress, started: float) -> tuple[BuildReport, LocalStore]:
     settings, embedder = indexer.settings, indexer.embedder
     digests = FileDigests(settings.index_dir / CACHE_DIR)
     files, skipped = scan_sources(settings.source_dirs, settings.max_file_bytes, digests)
@@ -154,7 +155,7 @@ def _build(indexer: Indexer, report: Progress, started: float) -> tuple[BuildRep
     generation = next_generation(settings.index_dir)
     header = Manifest(generation, embedder.model_id, embedder.dim, chunking, stemmer_language(),
                       datetime.now(UTC).isoformat(timespec="seconds"))  # fmt: skip
-    store = Store.build(
+    store = LocalStore.build(
         header, sources, chunks, chunk_vectors, sentence_vectors, previous, vectors.sentences
     )
     store.published(_write(store, settings, generation, previous.generation if previous else 0))
@@ -175,7 +176,7 @@ def _build(indexer: Indexer, report: Progress, started: float) -> tuple[BuildRep
     ), store
 
 
-def _unchanged(previous: Store, sources: Sequence[Source], reused: set[str]) -> bool:
+def _unchanged(previous: LocalStore, sources: Sequence[Source], reused: set[str]) -> bool:
     """Tell whether a build would publish what `previous` already holds."""
     old = previous.sources
     return (
@@ -186,7 +187,7 @@ def _unchanged(previous: Store, sources: Sequence[Source], reused: set[str]) -> 
     )
 
 
-def _unchanged_report(previous: Store, skipped: list[Skipped], started: float) -> BuildReport:
+def _unchanged_report(previous: LocalStore, skipped: list[Skipped], started: float) -> BuildReport:
     n = len(previous.sources)
     return BuildReport(
         generation=previous.generation,
@@ -206,7 +207,7 @@ def _unchanged_report(previous: Store, skipped: list[Skipped], started: float) -
 def _assemble(
     files: Sequence[SourceFile],
     loaded: dict[str, Source],
-    previous: Store | None,
+    previous: LocalStore | None,
     chunking: Chunking,
     report: Progress,
 ) -> tuple[list[Source], list[Chunk], set[str]]:
@@ -252,7 +253,7 @@ def _load(
     return loaded
 
 
-def _write(store: Store, settings: Settings, generation: int, base: int) -> Path:
+def _write(store: LocalStore, settings: Settings, generation: int, base: int) -> Path:
     """Save into a private folder and publish it; never leave a half-written folder behind."""
     tmp = new_tmp_dir(settings.index_dir)
     try:

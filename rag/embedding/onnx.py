@@ -13,7 +13,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from rag.config import Settings
-from rag.embedding import MODEL_ID, MODEL_PACKAGE
+from rag.embedding.base import MODEL_ID, MODEL_PACKAGE
 from rag.errors import ModelMissing
 
 MAX_TOKENS = 256  # all-MiniLM-L6-v2's window; longer texts are cut, as sentence-transformers does

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from rag.assistant import Assistant
-from rag.squad import f1_score, normalize
+from rag.quality.squad import f1_score, normalize
 from rag.types import Answer
 
 RETRIEVAL_DEPTH = 40  # chunks searched to rank documents for hit@k / MRR@10

@@ -13,9 +13,13 @@ from numpy.typing import NDArray
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GroupKFold
 
+from rag.build.indexer import Progress, build_index
 from rag.config import Settings
-from rag.embedding import Embedder
-from rag.features import (
+from rag.embedding.base import Embedder
+from rag.index.generations import load_current
+from rag.index.local import LocalStore
+from rag.quality.squad import normalize
+from rag.reading.features import (
     QUESTION_FEATURES,
     SENTENCE_FEATURES,
     candidates,
@@ -23,15 +27,11 @@ from rag.features import (
     sentence_features,
     store_lexicon,
 )
-from rag.followup import names
-from rag.generations import load_current
-from rag.indexer import Progress, build_index
-from rag.lexicon import Lexicon
-from rag.reader import LinearModel, ReaderModel
-from rag.retrieval import Retriever
-from rag.spans import SINGLE_FEATURES, SPAN_FEATURES, candidate_spans, span_features
-from rag.squad import normalize
-from rag.store import Store
+from rag.reading.linear import LinearModel, ReaderModel
+from rag.reading.spans import SINGLE_FEATURES, SPAN_FEATURES, candidate_spans, span_features
+from rag.retrieval.retriever import Retriever
+from rag.text.followup import names
+from rag.text.lexicon import Lexicon
 from rag.types import Hit, Sentence
 
 FALSE_REFUSAL_TARGET = 0.10  # share of answerable training questions we accept to refuse
@@ -163,7 +163,7 @@ def _add(
     vector: NDArray[np.float32],
     hits: list[Hit],
     answerable: int,
-    store: Store,
+    store: LocalStore,
     lexicon: Lexicon,
 ) -> None:
     """Add one reading's sentence features and labels to the tables."""

@@ -13,10 +13,10 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
-from rag.chunk_table import Lines, parse_chunks, parse_sources, split_lines
-from rag.manifest import Manifest, write_hashed
-from rag.parts import listed_parts, part_folder, part_of
-from rag.rows import distinct_sentences, row_ranges
+from rag.index.layout.chunk_table import Lines, parse_chunks, parse_sources, split_lines
+from rag.index.layout.manifest import Manifest, write_hashed
+from rag.index.layout.parts import listed_parts, part_folder, part_of
+from rag.index.rows import distinct_sentences, row_ranges
 from rag.types import Chunk, Sentence, Source
 
 SOURCES, CHUNKS, CHUNKS_FAISS, SENTENCES = (

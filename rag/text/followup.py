@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from rag.lexicon import STOPWORDS
+from rag.text.lexicon import STOPWORDS
 from rag.types import Turn
 
 _FOLLOW_UP = re.compile(

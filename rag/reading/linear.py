@@ -11,17 +11,17 @@ from numpy.typing import NDArray
 from pydantic import TypeAdapter, ValidationError
 
 from rag.errors import ModelMissing
-from rag.features import (
+from rag.index.base import Store, Vectors
+from rag.reading.base import Reading
+from rag.reading.features import (
     QUESTION_FEATURES,
     SENTENCE_FEATURES,
-    Candidate,
     candidates,
     question_features,
     sentence_features,
 )
-from rag.lexicon import Lexicon
-from rag.spans import SPAN_FEATURES, candidate_spans, span_features
-from rag.store import Store
+from rag.reading.spans import SPAN_FEATURES, candidate_spans, span_features
+from rag.text.lexicon import Lexicon
 from rag.types import Hit
 
 DEFAULT_MODEL = Path(__file__).parent / "models" / "reader.json"
@@ -74,25 +74,26 @@ class ReaderModel:
 _FILE: TypeAdapter[ReaderModel] = TypeAdapter(ReaderModel)
 
 
-@dataclass(frozen=True, slots=True)
-class Reading:
-    """Scored candidates (best first) and how likely the question is answered at all."""
-
-    candidates: tuple[Candidate, ...]
-    probabilities: tuple[float, ...]
-    answerable: float
-
-
-class Reader:
-    """Scores the sentences of retrieved chunks with a trained model."""
+class LinearReader:
+    """Scores the sentences of retrieved chunks with trained logistic models (a `Reader`)."""
 
     def __init__(self, model: ReaderModel) -> None:
         self.model = model
 
+    @property
+    def threshold(self) -> float:
+        """Refuse below this answerability: calibrated by `rag train`."""
+        return self.model.threshold
+
+    @property
+    def quote_ratio(self) -> float:
+        """A further quote needs this share of the best sentence's probability."""
+        return self.model.quote_ratio
+
     def read(
         self,
         question: str,
-        vector: NDArray[np.float32],
+        vector: Vectors,
         hits: Sequence[Hit],
         store: Store,
         lexicon: Lexicon,

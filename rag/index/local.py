@@ -18,11 +18,11 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from rag.chunk_table import Lines, table_lines
-from rag.embedding import Embedder
+from rag.index.layout.chunk_table import Lines, table_lines
+from rag.embedding.base import Embedder
 from rag.errors import IndexCorrupt, IndexMismatch
-from rag.keyword import KeywordIndex, Tokenizer, stemmer_language
-from rag.manifest import (
+from rag.index.keyword import KeywordIndex, Tokenizer, stemmer_language
+from rag.index.layout.manifest import (
     MANIFEST,
     RUN_INDEX,
     FileStat,
@@ -34,10 +34,10 @@ from rag.manifest import (
     read_verified,
     write_hashed,
 )
-from rag.part_files import PART_FILES, read_parts, write_part
-from rag.parts import Inherited, by_part, source_order
-from rag.reuse import chunk_terms, known_lines, unchanged_rows
-from rag.rows import distinct_sentences, row_ranges, rows_in
+from rag.index.layout.part_files import PART_FILES, read_parts, write_part
+from rag.index.layout.parts import Inherited, by_part, source_order
+from rag.index.layout.reuse import chunk_terms, known_lines, unchanged_rows
+from rag.index.rows import distinct_sentences, row_ranges, rows_in
 from rag.types import Chunk, Sentence, Source
 
 BM25 = "bm25"
@@ -60,7 +60,7 @@ def _collector_paused() -> Iterator[None]:
             gc.enable()
 
 
-class Store:
+class LocalStore:
     """One index generation in memory: chunks, their sources, vectors and keyword index."""
 
     def __init__(
@@ -88,7 +88,6 @@ class Store:
         self._sentence_matrix = sentence_matrix
         self._sentence_matrix.flags.writeable = False
         self.keyword = keyword
-        self.row_of: dict[str, int] = {c.id: row for row, c in enumerate(self.chunks)}
         self.chunk_rows = row_ranges(c.source_id for c in self.chunks)
         self.sentence_rows = row_ranges(s.source_id for s in self.sentences)
         self.lines: Lines = lines or {}  # the chunk table's lines, by source
@@ -124,9 +123,9 @@ class Store:
         chunks: Sequence[Chunk],
         chunk_vectors: Vectors,
         sentence_vectors: Vectors,
-        previous: Store | None = None,
+        previous: LocalStore | None = None,
         sentences: Sequence[Sentence] | None = None,
-    ) -> Store:
+    ) -> LocalStore:
         """Index chunks (grouped by source, sources in `source_order`) and their vectors.
 
         Args:
@@ -169,6 +168,10 @@ class Store:
                 set(known),
             )
         return store
+
+    def chunk_count(self, source_id: str) -> int:
+        """Return how many chunks a source has (0 if none)."""
+        return len(self.chunk_rows.get(source_id, range(0)))
 
     def search_dense(self, vector: Vectors, k: int) -> list[tuple[int, float]]:
         """Return up to k (chunk row, cosine) pairs, best first."""
@@ -245,7 +248,7 @@ class Store:
         write_hashed(directory / MANIFEST, manifest_bytes(self.manifest))
 
     @classmethod
-    def load(cls, directory: Path, embedder: Embedder) -> Store:
+    def load(cls, directory: Path, embedder: Embedder) -> LocalStore:
         """Load a generation after checking its model, format and every file's checksum."""
         manifest = read_manifest(directory)
         if (manifest.model_id, manifest.dim) != (embedder.model_id, embedder.dim):
@@ -266,7 +269,7 @@ class Store:
             raise IndexCorrupt(f"{directory} cannot be read ({exc!r}); {RUN_INDEX}") from exc
 
     @classmethod
-    def _parse(cls, directory: Path, manifest: Manifest, blobs: dict[str, bytes]) -> Store:
+    def _parse(cls, directory: Path, manifest: Manifest, blobs: dict[str, bytes]) -> LocalStore:
         import faiss
 
         rows = read_parts(manifest, blobs)

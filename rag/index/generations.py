@@ -1,4 +1,4 @@
-"""Index folder -> live Store: the CURRENT pointer, the build lock, publishing and clean-up.
+"""Index folder -> live LocalStore: the CURRENT pointer, the build lock, publishing and clean-up.
 
 index_dir/gen-000001/ ...   complete generations (see rag/store.py)
 index_dir/CURRENT           names the live generation; replaced atomically
@@ -20,9 +20,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from rag.embedding import Embedder
+from rag.durable import fsync_path
+from rag.embedding.base import Embedder
 from rag.errors import BuildInProgress, IndexCorrupt, IndexMissing
-from rag.store import Store
+from rag.index.local import LocalStore
 
 log = logging.getLogger(__name__)
 
@@ -59,12 +60,12 @@ def next_generation(index_dir: Path) -> int:
     return max([current_generation(index_dir), *_generations(index_dir)]) + 1
 
 
-def load_current(index_dir: Path, embedder: Embedder) -> Store:
+def load_current(index_dir: Path, embedder: Embedder) -> LocalStore:
     """Load the live generation; if it fails verification, the newest older one that passes.
 
     A CURRENT that cannot be read (garbled, cut short) names no live generation: then the
     newest generation present that passes is served. A fallback is logged and recorded in
-    `Store.problems`.
+    `LocalStore.problems`.
 
     Raises:
         IndexMissing: nothing has been published yet.
@@ -83,7 +84,7 @@ def load_current(index_dir: Path, embedder: Embedder) -> Store:
     candidates = [current, *older] if current else older
     for generation in candidates:
         try:
-            store = Store.load(generation_dir(index_dir, generation), embedder)
+            store = LocalStore.load(generation_dir(index_dir, generation), embedder)
         except IndexCorrupt as exc:
             problems.append(str(exc))
             log.error("index generation %d refused: %s", generation, exc)
@@ -117,15 +118,6 @@ def build_lock(index_dir: Path) -> Iterator[None]:
 def new_tmp_dir(index_dir: Path) -> Path:
     """Create a private folder, inside the index folder, for a generation being written."""
     return Path(tempfile.mkdtemp(prefix=TMP_PREFIX, dir=index_dir))
-
-
-def fsync_path(path: Path) -> None:
-    """Flush a file or a folder (its entries: names created or renamed in it) to disk."""
-    fd = os.open(path, os.O_RDONLY | (os.O_DIRECTORY if path.is_dir() else 0))
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def publish(tmp_dir: Path, index_dir: Path, generation: int) -> Path:

@@ -12,7 +12,7 @@ from watchdog.observers import Observer
 
 from rag.config import Settings
 from rag.errors import SourceError
-from rag.sources import SUPPORTED
+from rag.sources.scan import SUPPORTED
 
 log = logging.getLogger(__name__)
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from rag.lexicon import STOPWORDS, Lexicon
+from rag.text.lexicon import STOPWORDS, Lexicon
 
 SINGLE_FEATURES = (
     "length",

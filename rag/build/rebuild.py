@@ -9,10 +9,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Literal
 
+from rag.build.indexer import BuildReport, Indexer
 from rag.config import Settings
-from rag.embedding import Embedder
+from rag.embedding.base import Embedder
 from rag.errors import RagError
-from rag.indexer import BuildReport, Indexer
 
 log = logging.getLogger(__name__)
 

@@ -6,13 +6,13 @@ import itertools
 import math
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
 
-from rag.lexicon import Lexicon
-from rag.store import Store
+from rag.index.base import Store
+from rag.reading.base import Candidate
+from rag.text.lexicon import Lexicon
 from rag.types import Hit, Sentence
 
 SENTENCE_FEATURES = (
@@ -49,17 +49,6 @@ _HAS_NUMBER = re.compile(
     r"january|february|march|april|may|june|july|august|september|october|november|december)\b",
     re.IGNORECASE,
 )
-
-
-@dataclass(frozen=True, slots=True)
-class Candidate:
-    """A sentence of a retrieved chunk, with where it was found."""
-
-    sentence: Sentence
-    text: str
-    title: str
-    hit_rank: int  # rank of the best hit that holds this sentence
-    context: str  # the text of that hit's chunk
 
 
 def candidates(hits: Sequence[Hit], store: Store) -> list[Candidate]:

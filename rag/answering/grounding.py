@@ -6,9 +6,9 @@ import re
 from dataclasses import dataclass
 
 from rag.errors import IndexCorrupt
-from rag.lexicon import Lexicon
-from rag.reader import Reading
-from rag.store import Store
+from rag.index.base import Store
+from rag.reading.base import Reading
+from rag.text.lexicon import Lexicon
 from rag.types import Answer, Quote, Sentence
 
 REFUSAL = "The sources do not contain an answer to this question."

@@ -1,0 +1,16 @@
+"""Source folders -> a published generation: incremental builds, rebuilds, the catalog."""
+
+from rag.build.catalog import CatalogEntry, catalog
+from rag.build.indexer import CACHE_DIR, BuildReport, Indexer, build_index
+from rag.build.rebuild import Rebuilder, RebuildStatus
+
+__all__ = [
+    "CACHE_DIR",
+    "BuildReport",
+    "CatalogEntry",
+    "Indexer",
+    "RebuildStatus",
+    "Rebuilder",
+    "build_index",
+    "catalog",
+]

@@ -1,0 +1,49 @@
+"""Source folders + the served generation -> the catalog: every source, on disk or indexed."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rag.build.indexer import CACHE_DIR
+from rag.config import Settings
+from rag.index.base import Store
+from rag.sources.digests import FileDigests
+from rag.sources.scan import scan_sources
+
+
+@dataclass(frozen=True, slots=True)
+class CatalogEntry:
+    """One source: what the index knows of it, and whether its file is still there."""
+
+    id: str
+    title: str | None  # known once indexed
+    sha256: str | None  # of the indexed text
+    chunks: int
+    indexed: bool  # the index holds the file's current content
+    on_disk: bool
+
+
+def catalog(settings: Settings, store: Store | None) -> list[CatalogEntry]:
+    """List the files in the source folders, then indexed sources whose file is gone.
+
+    The file digests the last build remembered spare re-reading unchanged files.
+    """
+    digests = FileDigests(settings.index_dir / CACHE_DIR)
+    files, _skipped = scan_sources(settings.source_dirs, settings.max_file_bytes, digests)
+    indexed = store.sources if store is not None else {}
+    on_disk = {f.id: f for f in files}
+    entries = []
+    for source_id in [f.id for f in files] + sorted(set(indexed) - set(on_disk)):
+        source, file = indexed.get(source_id), on_disk.get(source_id)
+        current = source is not None and (file is None or file.file_sha256 == source.file_sha256)
+        entries.append(
+            CatalogEntry(
+                id=source_id,
+                title=source.title if source else None,
+                sha256=source.sha256 if source else None,
+                chunks=store.chunk_count(source_id) if store is not None else 0,
+                indexed=current,
+                on_disk=file is not None,
+            )
+        )
+    return entries
