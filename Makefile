@@ -34,6 +34,7 @@ lint: setup
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy rag
+	$(VENV)/bin/lint-imports
 
 test: setup browser lint
 	$(VENV)/bin/pytest

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 
@@ -99,7 +99,6 @@ class Answer:
     query: str = ""  # the standalone query actually searched
     generation: int = 0  # the index generation it was answered from
     confidence: float = 0.0
-    notes: tuple[str, ...] = field(default=())
 
     @property
     def refused(self) -> bool:

@@ -6,22 +6,34 @@ equal), so that a rebuild tokenizes and serializes only what changed.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Mapping, Sequence
+from typing import Protocol
 
 import numpy as np
 
+from rag.index.keyword import KeywordIndex, Terms, Tokenizer
 from rag.index.layout.chunk_table import Lines
 from rag.text.chunking import index_text
-from rag.index.keyword import Terms, Tokenizer
 from rag.types import Chunk, Source
 
-if TYPE_CHECKING:
-    from rag.index.local import LocalStore
+
+class Previous(Protocol):
+    """What a build reads of the generation it starts from (a `LocalStore`)."""
+
+    @property
+    def sources(self) -> Mapping[str, Source]: ...
+    @property
+    def chunks(self) -> Sequence[Chunk]: ...
+    @property
+    def chunk_rows(self) -> Mapping[str, range]: ...
+    @property
+    def lines(self) -> Lines: ...
+    @property
+    def keyword(self) -> KeywordIndex: ...
 
 
 def unchanged_rows(
-    chunks: Sequence[Chunk], groups: dict[str, range], previous: LocalStore | None
+    chunks: Sequence[Chunk], groups: dict[str, range], previous: Previous | None
 ) -> dict[str, range]:
     """Return the sources whose chunks equal the previous generation's, with their rows there.
 
@@ -43,7 +55,7 @@ def unchanged_rows(
 
 
 def known_lines(
-    sources: Sequence[Source], previous: LocalStore | None, unchanged: dict[str, range]
+    sources: Sequence[Source], previous: Previous | None, unchanged: dict[str, range]
 ) -> Lines:
     """Return the previous generation's chunk table lines of the sources it holds unchanged."""
     if previous is None:
@@ -63,7 +75,7 @@ def chunk_terms(
     groups: dict[str, range],
     titles: dict[str, str],
     tokenize: Tokenizer,
-    previous: LocalStore | None,
+    previous: Previous | None,
     unchanged: dict[str, range],
 ) -> Terms:
     """Return each chunk's keyword terms, reusing the previous generation's for equal sources."""
