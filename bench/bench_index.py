@@ -31,7 +31,8 @@ from rag.runtime import configure_runtime  # noqa: E402
 
 configure_runtime()
 
-from rag.build.indexer import BuildReport, Indexer  # noqa: E402
+from rag.build.indexer import Indexer  # noqa: E402
+from rag.build.report import BuildReport  # noqa: E402
 from rag.config import Settings  # noqa: E402
 from rag.embedding.base import Embedder, SentenceTransformerEmbedder  # noqa: E402
 from rag.embedding.onnx import load_embedder  # noqa: E402

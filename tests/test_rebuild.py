@@ -11,8 +11,9 @@ import numpy as np
 import pytest
 from numpy.typing import NDArray
 
-from rag.build.indexer import BuildReport, build_index
+from rag.build.indexer import build_index
 from rag.build.rebuild import Rebuilder
+from rag.build.report import BuildReport
 from rag.config import Settings
 from rag.errors import IndexMissing
 from rag.index.generations import load_current

@@ -20,6 +20,7 @@ from rag.index.layout.part_files import PART_FILES
 from rag.index.layout.parts import part_of, source_order
 from rag.index.local import LocalStore
 from rag.index.rows import distinct_sentences
+from rag.index.storage import build_store, load_store, save_store
 from rag.text.chunking import chunk, index_text
 from rag.types import Chunk, Sentence, Source
 from tests.fakes import FakeEmbedder
@@ -51,18 +52,18 @@ def make_store(
     sentences = distinct_sentences(chunks)
     sentence_vectors = embedder.embed([text_of[s.source_id][s.start : s.end] for s in sentences])
     header = Manifest(7, embedder.model_id, embedder.dim, Chunking(2, 1, 1000), "english")
-    return LocalStore.build(header, sources, chunks, chunk_vectors, sentence_vectors, previous)
+    return build_store(header, sources, chunks, chunk_vectors, sentence_vectors, previous)
 
 
 @pytest.fixture
 def saved(tmp_path: Path, fake_embedder: FakeEmbedder) -> Path:
-    make_store(fake_embedder).save(tmp_path / "gen")
+    save_store(make_store(fake_embedder), tmp_path / "gen")
     return tmp_path / "gen"
 
 
 def test_round_trip_keeps_everything(saved: Path, fake_embedder: FakeEmbedder) -> None:
     built = make_store(fake_embedder)
-    loaded = LocalStore.load(saved, fake_embedder)
+    loaded = load_store(saved, fake_embedder)
     assert loaded.generation == 7
     assert (loaded.model_id, loaded.dim) == (fake_embedder.model_id, fake_embedder.dim)
     assert loaded.chunks == built.chunks
@@ -150,8 +151,8 @@ def test_keyword_terms_reused_from_previous_equal_fresh(fake_embedder: FakeEmbed
 
 
 def test_equal_stores_write_equal_files(tmp_path: Path, fake_embedder: FakeEmbedder) -> None:
-    make_store(fake_embedder).save(tmp_path / "a")
-    make_store(fake_embedder).save(tmp_path / "b")
+    save_store(make_store(fake_embedder), tmp_path / "a")
+    save_store(make_store(fake_embedder), tmp_path / "b")
     names = sorted(
         p.relative_to(tmp_path / "a") for p in (tmp_path / "a").rglob("*") if p.is_file()
     )
@@ -175,14 +176,14 @@ def test_sentence_vectors_are_the_sentences_embeddings(fake_embedder: FakeEmbedd
 )
 def test_load_refuses_another_model(saved: Path, embedder: FakeEmbedder) -> None:
     with pytest.raises(IndexMismatch, match="rag index"):
-        LocalStore.load(saved, embedder)
+        load_store(saved, embedder)
 
 
 def test_load_refuses_an_unknown_format(saved: Path, fake_embedder: FakeEmbedder) -> None:
     manifest = replace(read_manifest(saved), format_version=99)
     (saved / "manifest.json").write_bytes(manifest_bytes(manifest))
     with pytest.raises(IndexMismatch, match=r"format 99.*rag index"):
-        LocalStore.load(saved, fake_embedder)
+        load_store(saved, fake_embedder)
 
 
 def _files(directory: Path) -> list[str]:
@@ -205,9 +206,9 @@ def test_load_refuses_every_damaged_file(
         else:
             path.unlink()
         with pytest.raises(IndexCorrupt, match="rag index"):
-            LocalStore.load(saved, fake_embedder)
+            load_store(saved, fake_embedder)
         path.write_bytes(data)
-    LocalStore.load(saved, fake_embedder)  # restored: loads again
+    load_store(saved, fake_embedder)  # restored: loads again
 
 
 def test_load_of_a_large_index_is_fast(tmp_path: Path) -> None:
@@ -236,9 +237,9 @@ def test_load_of_a_large_index_is_fast(tmp_path: Path) -> None:
     )
     embedder = FakeEmbedder(dim=384)
     header = Manifest(1, embedder.model_id, 384, Chunking(2, 0, 1000), "english")
-    LocalStore.build(header, sources, chunks, vectors, sentence_vectors).save(tmp_path / "big")
+    save_store(build_store(header, sources, chunks, vectors, sentence_vectors), tmp_path / "big")
     started = time.perf_counter()
-    store = LocalStore.load(tmp_path / "big", embedder)
+    store = load_store(tmp_path / "big", embedder)
     seconds = time.perf_counter() - started
     print(f"loaded 5,000 documents in {seconds:.2f} s")
     assert len(store.chunks) == 20000

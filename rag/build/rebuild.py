@@ -9,7 +9,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Literal
 
-from rag.build.indexer import BuildReport, Indexer
+from rag.build.indexer import Indexer
+from rag.build.report import BuildReport
 from rag.config import Settings
 from rag.embedding.base import Embedder
 from rag.errors import RagError

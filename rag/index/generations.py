@@ -24,6 +24,7 @@ from rag.durable import fsync_path
 from rag.embedding.base import Embedder
 from rag.errors import BuildInProgress, IndexCorrupt, IndexMissing
 from rag.index.local import LocalStore
+from rag.index.storage import load_store
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +85,7 @@ def load_current(index_dir: Path, embedder: Embedder) -> LocalStore:
     candidates = [current, *older] if current else older
     for generation in candidates:
         try:
-            store = LocalStore.load(generation_dir(index_dir, generation), embedder)
+            store = load_store(generation_dir(index_dir, generation), embedder)
         except IndexCorrupt as exc:
             problems.append(str(exc))
             log.error("index generation %d refused: %s", generation, exc)

@@ -13,7 +13,8 @@ from numpy.typing import NDArray
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GroupKFold
 
-from rag.build.indexer import Progress, build_index
+from rag.build.assemble import Progress
+from rag.build.indexer import build_index
 from rag.config import Settings
 from rag.embedding.base import Embedder
 from rag.index.generations import load_current
