@@ -39,7 +39,8 @@ from transformers import AutoModel, AutoTokenizer  # noqa: E402
 from rag.build.indexer import build_index  # noqa: E402
 from rag.config import Settings  # noqa: E402
 from rag.embedding.onnx import load_embedder  # noqa: E402
-from rag.quality import training  # noqa: E402
+from rag.quality import examples as training_examples  # noqa: E402
+from rag.quality import fitting  # noqa: E402
 from rag.reading.features import candidates, question_features  # noqa: E402
 
 FROZEN = 3  # lower MiniLM layers left as packaged
@@ -71,7 +72,7 @@ class CrossModel(torch.nn.Module):
 
 
 def _recording(add):  # type: ignore[no-untyped-def]
-    """Wrap `training._add` so that each kept reading's candidate texts are kept beside it."""
+    """Wrap `training_examples._add`: keep each kept reading's candidate texts beside it."""
 
     def wrapped(out, example, question, vector, hits, answerable, store, lexicon):  # type: ignore[no-untyped-def]
         before = len(out.tables)
@@ -89,18 +90,18 @@ def main() -> None:
     parser.add_argument("--work-dir", type=Path, default=Path(".cache/train"))
     parser.add_argument("--every", type=int, default=10, help="score every n-th held-out reading")
     args = parser.parse_args()
-    torch.manual_seed(training.SEED)
-    rng = random.Random(training.SEED)
+    torch.manual_seed(training_examples.SEED)
+    rng = random.Random(training_examples.SEED)
 
-    examples = training.write_corpus(args.train_dir, args.work_dir / "corpus")
+    examples = training_examples.write_corpus(args.train_dir, args.work_dir / "corpus")
     settings = Settings(source_dirs=(args.work_dir / "corpus",), index_dir=args.work_dir / "index")
     embedder = load_embedder(settings)
     build_index(settings, embedder)
-    training._add = _recording(training._add)  # type: ignore[no-untyped-call]
-    data = training.collect(examples, settings, embedder, None)
+    training_examples._add = _recording(training_examples._add)  # type: ignore[no-untyped-call]
+    data = training_examples.collect(examples, settings, embedder, None)
     n = len(data.tables)
 
-    first = training.sentence_oof(data)  # the feature reader, out of fold
+    first = fitting.sentence_oof(data)  # the feature reader, out of fold
 
     tuned = set(sorted(set(data.groups))[::2])
     groups = []
@@ -204,7 +205,7 @@ def main() -> None:
                 (x[fit_rows] - mean) / scale, y[fit_rows]
             )
             p[test] = fitted.predict_proba((x[test] - mean) / scale)[:, 1]
-        threshold = np.quantile(p[y == 1], training.FALSE_REFUSAL_TARGET)
+        threshold = np.quantile(p[y == 1], fitting.FALSE_REFUSAL_TARGET)
         report[f"answerable_auc_{name}"] = roc_auc_score(y, p)
         report[f"abstention_at_10pct_false_{name}"] = float(np.mean(p[y == 0] < threshold))
     report["onnx_ms_per_8_pairs_p50"] = _onnx_cost(cross, encode, held)

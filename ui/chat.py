@@ -20,7 +20,7 @@ from ui.render import (
 )
 from ui.uploads import UploadRejected, save_upload
 
-__all__ = ["CSS", "SEED_EXAMPLES", "Chat", "build_ui", "format_answer"]
+__all__ = ["CSS", "SEED_EXAMPLES", "Chat", "format_answer"]
 
 SEED_EXAMPLES = (
     "How many North Korean troops were moved into Russia's Kursk region?",
@@ -172,95 +172,3 @@ def _report(current: RebuildStatus) -> str:
         f"{report.unchanged} unchanged, {len(report.skipped)} skipped; {report.embedded} embedded) "
         f"in {report.seconds:.1f} s."
     )
-
-
-def build_ui(
-    assistant: Assistant,
-    rebuilder: Rebuilder,
-    upload_folder: Path,
-    examples: Sequence[str] = SEED_EXAMPLES,
-) -> gr.Blocks:
-    """Build the chat: conversation, source panel, upload and rebuild.
-
-    Args:
-        upload_folder: Gradio's upload folder; the chat reads uploads from there only.
-    """
-    chat = Chat(assistant, rebuilder, upload_folder)
-    blocks = gr.Blocks(title="rag: quoted answers", analytics_enabled=False)
-    with blocks:
-        turns = gr.State([])
-        answers = gr.State([])
-        shown = gr.State(None)
-        gr.Markdown("## Ask the sources\nEvery answer is quoted word for word from a source.")
-        status = gr.Markdown(chat.status, elem_id="index-status")
-        with gr.Row():
-            with gr.Column(scale=3):
-                chatbot = gr.Chatbot(
-                    label="Conversation",
-                    elem_id="chat",
-                    height=520,
-                    examples=[{"text": q} for q in examples],
-                    latex_delimiters=[],
-                    allow_tags=False,
-                    feedback_options=None,
-                    buttons=["copy"],
-                    placeholder="Ask a question about the sources.",
-                )
-                with gr.Row():
-                    question = gr.Textbox(
-                        elem_id="question",
-                        show_label=False,
-                        placeholder="Ask a question…",
-                        scale=5,
-                        max_length=assistant.settings.max_question_chars,
-                    )
-                    ask = gr.Button("Ask", variant="primary", elem_id="ask", scale=1)
-            with gr.Column(scale=2):
-                gr.Markdown("### Source")
-                citations = gr.Radio(label="Citations", choices=[], elem_id="citations")
-                passage = gr.HTML(elem_id="passage")
-                with gr.Accordion("Whole source", open=False, elem_id="whole-source"):
-                    full = gr.HTML(elem_id="full-source")
-                with gr.Accordion("Sources and index", open=True):
-                    files = gr.File(
-                        label="Upload sources (.txt, .md, .html, .pdf)",
-                        file_count="multiple",
-                        file_types=[".txt", ".md", ".markdown", ".html", ".htm", ".pdf"],
-                        elem_id="upload",
-                        height=120,
-                    )
-                    rebuild = gr.Button("Rebuild index", elem_id="rebuild")
-                    report = gr.Markdown(elem_id="rebuild-report")
-        timer = gr.Timer(2.0)
-
-        def rebuild_with_progress(progress: gr.Progress = gr.Progress()) -> tuple[str, str]:  # noqa: B008
-            return chat.rebuild(progress)
-
-        def pick_example(evt: gr.SelectData) -> str:
-            return str(evt.value["text"])
-
-        def pick_message(answers_now: list[Answer | None], evt: gr.SelectData) -> tuple[Any, ...]:
-            index = evt.index if isinstance(evt.index, int) else evt.index[0]
-            return chat.pick_message(answers_now, index)
-
-        shown_views = [shown, citations, passage, full]
-        asked = [question, chatbot, turns, answers, *shown_views]
-        private: dict[str, Any] = {"api_visibility": "private"}
-        # One pool of workers for every way of asking; the rest are cheap look-ups.
-        asking: dict[str, Any] = {**private, "concurrency_id": "ask", "concurrency_limit": 4}
-        for trigger in (question.submit, ask.click):
-            trigger(chat.respond, [question, chatbot, turns, answers], asked, **asking)
-        chatbot.example_select(pick_example, None, question, **private).then(
-            chat.respond, [question, chatbot, turns, answers], asked, **asking
-        )
-        cheap: dict[str, Any] = {**private, "concurrency_limit": None}
-        chatbot.select(pick_message, [answers], shown_views, **cheap)
-        citations.select(chat.citation, [shown, citations], [passage, full], **cheap)
-        files.upload(chat.upload, files, report, **private).then(
-            rebuild_with_progress, None, [report, status], **private
-        )
-        rebuild.click(rebuild_with_progress, None, [report, status], **private)
-        timer.tick(chat.status, None, status, show_progress="hidden", **cheap)
-    # Past this many waiting events the chat answers "queue full" rather than queue for ever.
-    blocks.queue(max_size=QUEUE_PER_SLOT * assistant.settings.max_answers_in_flight)
-    return blocks

@@ -7,14 +7,16 @@ import logging
 import shutil
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 import gradio as gr
 from fastapi import FastAPI
 from starlette.middleware import Middleware
 
 from rag import Assistant, BuildReport, Embedder, RagError, Rebuilder, Settings, configure_runtime
-from ui.api import create_app
-from ui.chat import CSS, SEED_EXAMPLES, build_ui
+from ui.api import Lifespan, create_app
+from ui.chat import CSS, SEED_EXAMPLES
+from ui.chat_layout import build_ui
 from ui.gradio_guard import (
     FileErrorScrub,
     GradioLogin,
@@ -46,8 +48,18 @@ def create_server(
             raise RagError(problems or f"generation {report.generation} could not be loaded")
 
     rebuilder = Rebuilder(settings, embedder, on_success=switch)
-
     upload_folder = private_upload_folder()
+    app = create_app(assistant, rebuilder, _lifespan(assistant, rebuilder, upload_folder))
+    _mount_chat(app, build_ui(assistant, rebuilder, upload_folder, examples), settings)
+    chat_guards = [Middleware(UploadPaths, folder=upload_folder), Middleware(FileErrorScrub)]
+    if settings.api_key:
+        chat_guards.insert(0, Middleware(GradioLogin, gradio=gradio_app_of(app)))
+    _inside_api_guards(app, chat_guards)
+    return app
+
+
+def _lifespan(assistant: Assistant, rebuilder: Rebuilder, upload_folder: Path) -> Lifespan:
+    settings = assistant.settings
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -72,9 +84,11 @@ def create_server(
             rebuilder.wait(SHUTDOWN_WAIT_S)
             shutil.rmtree(upload_folder, ignore_errors=True)  # only this process's uploads
 
-    app = create_app(assistant, rebuilder, lifespan)
+    return lifespan
+
+
+def _mount_chat(app: FastAPI, blocks: gr.Blocks, settings: Settings) -> None:
     blocked = [str(p.resolve()) for p in (settings.index_dir, *settings.source_dirs)]
-    blocks = build_ui(assistant, rebuilder, upload_folder, examples)
     gr.mount_gradio_app(
         app,
         blocks,
@@ -96,11 +110,6 @@ def create_server(
     # Mounting never marks the Blocks launched, and until it is, Gradio skips its check that
     # an event's files were uploaded (any server path would pass as an upload).
     blocks.has_launched = True
-    chat_guards = [Middleware(UploadPaths, folder=upload_folder), Middleware(FileErrorScrub)]
-    if settings.api_key:
-        chat_guards.insert(0, Middleware(GradioLogin, gradio=gradio_app_of(app)))
-    _inside_api_guards(app, chat_guards)
-    return app
 
 
 def _inside_api_guards(app: FastAPI, middleware: list[Middleware]) -> None:

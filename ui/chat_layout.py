@@ -1,0 +1,142 @@
+"""The chat's page: conversation, source panel, upload and rebuild, wired to `Chat`'s handlers."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+
+from rag import Answer, Assistant, Rebuilder
+from ui.chat import QUEUE_PER_SLOT, SEED_EXAMPLES, Chat
+
+UPLOAD_TYPES = [".txt", ".md", ".markdown", ".html", ".htm", ".pdf"]
+
+
+@dataclass(frozen=True, slots=True)
+class Views:
+    """The page's components that events read or write."""
+
+    status: gr.Markdown
+    chatbot: gr.Chatbot
+    question: gr.Textbox
+    ask: gr.Button
+    citations: gr.Radio
+    passage: gr.HTML
+    full: gr.HTML
+    files: gr.File
+    rebuild: gr.Button
+    report: gr.Markdown
+
+
+def build_ui(
+    assistant: Assistant,
+    rebuilder: Rebuilder,
+    upload_folder: Path,
+    examples: Sequence[str] = SEED_EXAMPLES,
+) -> gr.Blocks:
+    """Build the chat: conversation, source panel, upload and rebuild.
+
+    Args:
+        upload_folder: Gradio's upload folder; the chat reads uploads from there only.
+    """
+    chat = Chat(assistant, rebuilder, upload_folder)
+    blocks = gr.Blocks(title="rag: quoted answers", analytics_enabled=False)
+    with blocks:
+        states = (gr.State([]), gr.State([]), gr.State(None))  # turns, answers, shown answer
+        gr.Markdown("## Ask the sources\nEvery answer is quoted word for word from a source.")
+        status = gr.Markdown(chat.status, elem_id="index-status")
+        with gr.Row():
+            with gr.Column(scale=3):
+                chatbot, question, ask = _conversation(
+                    examples, assistant.settings.max_question_chars
+                )
+            with gr.Column(scale=2):
+                citations, passage, full, files, rebuild, report = _source_panel()
+        views = Views(
+            status, chatbot, question, ask, citations, passage, full, files, rebuild, report
+        )
+        _wire(chat, views, *states, gr.Timer(2.0))
+    # Past this many waiting events the chat answers "queue full" rather than queue for ever.
+    blocks.queue(max_size=QUEUE_PER_SLOT * assistant.settings.max_answers_in_flight)
+    return blocks
+
+
+def _conversation(
+    examples: Sequence[str], max_chars: int
+) -> tuple[gr.Chatbot, gr.Textbox, gr.Button]:
+    chatbot = gr.Chatbot(
+        label="Conversation",
+        elem_id="chat",
+        height=520,
+        examples=[{"text": q} for q in examples],
+        latex_delimiters=[],
+        allow_tags=False,
+        feedback_options=None,
+        buttons=["copy"],
+        placeholder="Ask a question about the sources.",
+    )
+    with gr.Row():
+        question = gr.Textbox(
+            elem_id="question",
+            show_label=False,
+            placeholder="Ask a question…",
+            scale=5,
+            max_length=max_chars,
+        )
+        ask = gr.Button("Ask", variant="primary", elem_id="ask", scale=1)
+    return chatbot, question, ask
+
+
+def _source_panel() -> tuple[gr.Radio, gr.HTML, gr.HTML, gr.File, gr.Button, gr.Markdown]:
+    gr.Markdown("### Source")
+    citations = gr.Radio(label="Citations", choices=[], elem_id="citations")
+    passage = gr.HTML(elem_id="passage")
+    with gr.Accordion("Whole source", open=False, elem_id="whole-source"):
+        full = gr.HTML(elem_id="full-source")
+    with gr.Accordion("Sources and index", open=True):
+        files = gr.File(
+            label="Upload sources (.txt, .md, .html, .pdf)",
+            file_count="multiple",
+            file_types=UPLOAD_TYPES,
+            elem_id="upload",
+            height=120,
+        )
+        rebuild = gr.Button("Rebuild index", elem_id="rebuild")
+        report = gr.Markdown(elem_id="rebuild-report")
+    return citations, passage, full, files, rebuild, report
+
+
+def _wire(
+    chat: Chat, v: Views, turns: gr.State, answers: gr.State, shown: gr.State, timer: gr.Timer
+) -> None:
+    def rebuild_with_progress(progress: gr.Progress = gr.Progress()) -> tuple[str, str]:  # noqa: B008
+        return chat.rebuild(progress)
+
+    def pick_example(evt: gr.SelectData) -> str:
+        return str(evt.value["text"])
+
+    def pick_message(answers_now: list[Answer | None], evt: gr.SelectData) -> tuple[Any, ...]:
+        index = evt.index if isinstance(evt.index, int) else evt.index[0]
+        return chat.pick_message(answers_now, index)
+
+    shown_views = [shown, v.citations, v.passage, v.full]
+    asked = [v.question, v.chatbot, turns, answers, *shown_views]
+    private: dict[str, Any] = {"api_visibility": "private"}
+    # One pool of workers for every way of asking; the rest are cheap look-ups.
+    asking: dict[str, Any] = {**private, "concurrency_id": "ask", "concurrency_limit": 4}
+    for trigger in (v.question.submit, v.ask.click):
+        trigger(chat.respond, [v.question, v.chatbot, turns, answers], asked, **asking)
+    v.chatbot.example_select(pick_example, None, v.question, **private).then(
+        chat.respond, [v.question, v.chatbot, turns, answers], asked, **asking
+    )
+    cheap: dict[str, Any] = {**private, "concurrency_limit": None}
+    v.chatbot.select(pick_message, [answers], shown_views, **cheap)
+    v.citations.select(chat.citation, [shown, v.citations], [v.passage, v.full], **cheap)
+    v.files.upload(chat.upload, v.files, v.report, **private).then(
+        rebuild_with_progress, None, [v.report, v.status], **private
+    )
+    v.rebuild.click(rebuild_with_progress, None, [v.report, v.status], **private)
+    timer.tick(chat.status, None, v.status, show_progress="hidden", **cheap)
