@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import itertools
 import logging
-import re
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from rag.answering.grounding import Policy, answer
 from rag.config import Settings
@@ -18,20 +16,15 @@ from rag.index.generations import current_generation, load_current
 from rag.reading.base import Reader, Reading
 from rag.reading.features import store_lexicon
 from rag.reading.linear import LinearReader, ReaderModel
-from rag.retrieval.retriever import Retriever
-from rag.text.followup import names, standalone_query
+from rag.retrieval.retriever import Retriever, interleave
+from rag.text.followup import bridge_names, standalone_query
 from rag.text.lexicon import Lexicon
 from rag.types import Answer, Hit, Turn
 
 log = logging.getLogger(__name__)
 
 BRIDGE_HITS = 4  # chunks the second hop may add
-BRIDGE_NAMES = 3  # names of the best sentence carried into the second hop
 OTHER_SOURCE_RATIO = 0.2
-_DATE_WORD = re.compile(
-    r"(?:January|February|March|April|May|June|July|August|September|October|November|December"
-    r"|Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday)(?: \d+)?"
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,29 +111,13 @@ class Assistant:
             log.info("serving index generation %d", store.generation)
             return True
 
-    @staticmethod
-    def _bridge(question: str, reading: Reading) -> str:
-        """Return the names the best sentence adds to the question: the next hop's subject.
-
-        Dates are not names of things a second document is about: "October" is left out.
-        """
-        if not reading.candidates:
-            return ""
-        best = reading.candidates[0]
-        asked = question.lower()
-        new = [
-            n
-            for n in names(best.text)
-            if n.lower() not in asked and n != best.title and not _DATE_WORD.fullmatch(n)
-        ]
-        return " ".join(new[:BRIDGE_NAMES])
-
     def _second_hop(
         self, loaded: _Loaded, question: str, query: str, vector: Vectors, hits: list[Hit]
     ) -> tuple[Reading, list[Hit]]:
         """Read the hits; return the reading and the passages about its bridge names (or [])."""
         reading = self.reader.read(question, vector, hits, loaded.store, loaded.lexicon)
-        bridge = self._bridge(question, reading)
+        best = reading.candidates[0] if reading.candidates else None
+        bridge = bridge_names(question, best.text, best.title) if best else ""
         if not bridge:
             return reading, []
         return reading, loaded.retriever.widen(hits, f"{query} {bridge}", BRIDGE_HITS)[len(hits) :]
@@ -156,18 +133,7 @@ class Assistant:
         vector = self.embedder.embed([query])[0]
         hits = loaded.retriever.retrieve_embedded(query, vector, max(k, self.settings.top_k))
         _, extra = self._second_hop(loaded, query, query, vector, hits[: self.settings.top_k])
-        added = {hit.row for hit in extra}
-        rest = [hit for hit in hits if hit.row not in added]
-        # interleaved: the first hop keeps every other rank, its best passage first; a
-        # second-hop passage (scored by BM25 alone) takes the score of the one above it
-        merged: list[Hit] = []
-        for one, two in itertools.zip_longest(rest, extra):
-            if one is not None:
-                merged.append(one)
-            if two is not None:
-                above = merged[-1].score if merged else two.score
-                merged.append(replace(two, score=min(two.score, above)))
-        return merged[:k]
+        return interleave(hits, extra)[:k]
 
     def ask(self, question: str, history: Sequence[Turn] = (), top_k: int | None = None) -> Answer:
         """Answer a question with verbatim quotes, or refuse."""
@@ -182,11 +148,13 @@ class Assistant:
             hits = [*hits, *extra]
             reading = self.reader.read(question, vectors[-1], hits, loaded.store, loaded.lexicon)
         store = loaded.store
-        result = answer(
-            question, reading, store, self.policy, query, store.generation, loaded.lexicon
+        return answer(
+            question,
+            reading,
+            store,
+            self.policy,
+            query,
+            store.generation,
+            loaded.lexicon,
+            self.reader,
         )
-        if result.refused:
-            return result
-        best = result.quotes[0].text
-        start, end = self.reader.short_answer(question, best, loaded.lexicon)
-        return replace(result, short_answer=best[start:end])

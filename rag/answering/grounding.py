@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from rag.errors import IndexCorrupt
 from rag.index.base import Store
-from rag.reading.base import Reading
+from rag.reading.base import Reader, Reading
 from rag.text.lexicon import Lexicon
 from rag.types import Answer, Quote, Sentence
 
@@ -134,11 +134,13 @@ def answer(
     query: str,
     generation: int,
     lexicon: Lexicon | None = None,
+    reader: Reader | None = None,
 ) -> Answer:
     """Answer with verbatim quotes from the reading, or refuse.
 
     Args:
         lexicon: the store's terms; with it, a two-document answer quotes its second hop.
+        reader: with it (and the lexicon), the short answer is cut from the first quote.
     """
     refusal = Answer(
         question=question,
@@ -155,10 +157,15 @@ def answer(
     quotes = tuple(quote(store, s, p) for s, p in _merge_adjacent(picked, store))
     if not quotes:
         return refusal
+    short = ""
+    if reader is not None and lexicon is not None:
+        start, end = reader.short_answer(question, quotes[0].text, lexicon)
+        short = quotes[0].text[start:end]
     return Answer(
         question=question,
         text=compose(quotes),
         quotes=quotes,
+        short_answer=short,
         query=query,
         generation=generation,
         confidence=round(reading.answerable, 4),

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
+from dataclasses import replace
 
 import numpy as np
 from numpy.typing import NDArray
@@ -62,3 +64,21 @@ class Retriever:
                 title = self.store.sources[chunk.source_id].title
                 extra.append(Hit(chunk=chunk, row=row, title=title, score=score))
         return [*hits, *extra]
+
+
+def interleave(first: Sequence[Hit], second: Sequence[Hit]) -> list[Hit]:
+    """Merge a second hop's hits into the first hop's: first-hop hits keep ranks 1, 3, 5, ...
+
+    A second-hop hit (scored by BM25 alone) takes the score of the one above it, so that
+    scores never rise down the list; first-hop hits that the second hop found too move there.
+    """
+    added = {hit.row for hit in second}
+    rest = [hit for hit in first if hit.row not in added]
+    merged: list[Hit] = []
+    for one, two in itertools.zip_longest(rest, second):
+        if one is not None:
+            merged.append(one)
+        if two is not None:
+            above = merged[-1].score if merged else two.score
+            merged.append(replace(two, score=min(two.score, above)))
+    return merged

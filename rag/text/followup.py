@@ -34,3 +34,24 @@ def standalone_query(question: str, history: Sequence[Turn]) -> str:
         return question
     topic = _topic(previous)
     return f"{question} ({topic})" if topic else f"{question} ({previous})"
+
+
+BRIDGE_NAMES = 3  # names of the best sentence carried into the second hop
+_DATE_WORD = re.compile(
+    r"(?:January|February|March|April|May|June|July|August|September|October|November|December"
+    r"|Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday)(?: \d+)?"
+)
+
+
+def bridge_names(question: str, sentence: str, title: str) -> str:
+    """Return the names the best sentence adds to the question: the next hop's subject.
+
+    Dates are not names of things a second document is about: "October" is left out.
+    """
+    asked = question.lower()
+    new = [
+        n
+        for n in names(sentence)
+        if n.lower() not in asked and n != title and not _DATE_WORD.fullmatch(n)
+    ]
+    return " ".join(new[:BRIDGE_NAMES])
