@@ -150,15 +150,8 @@ class SourceSummary(BaseModel):
 
     @classmethod
     def of(cls, entry: CatalogEntry) -> SourceSummary:
-        """Present one catalog entry."""
-        return cls(
-            id=entry.id,
-            title=entry.title,
-            sha256=entry.sha256,
-            chunks=entry.chunks,
-            indexed=entry.indexed,
-            on_disk=entry.on_disk,
-        )
+        """Present one catalog entry (its fields are this model's)."""
+        return cls.model_validate(entry, from_attributes=True)
 
 
 class SourceDetail(BaseModel):
