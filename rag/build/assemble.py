@@ -15,7 +15,7 @@ from rag.index.keyword import stemmer_language
 from rag.index.layout.manifest import Chunking
 from rag.index.layout.parts import source_order
 from rag.index.local import LocalStore
-from rag.sources.extract import load_source
+from rag.sources.extract import EXTRACTOR, load_source
 from rag.text.chunking import chunk
 from rag.types import Chunk, Skipped, Source, SourceFile
 
@@ -39,7 +39,7 @@ def gather(
     report: Progress,
 ) -> Gathered:
     """Read the new and changed files (a file that fails joins `skipped`) and chunk them."""
-    old = previous.sources if previous else {}
+    old = previous.sources if previous and previous.manifest.extractor == EXTRACTOR else {}
     fresh = [f for f in files if f.id not in old or old[f.id].file_sha256 != f.file_sha256]
     loaded = _load(fresh, skipped, report)
     return Gathered(*_assemble(files, loaded, previous, chunking, report))

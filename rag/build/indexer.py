@@ -30,7 +30,9 @@ from rag.index.layout.manifest import Chunking, Manifest
 from rag.index.local import LocalStore
 from rag.index.storage import build_store, save_store
 from rag.sources.digests import FileDigests
+from rag.sources.extract import EXTRACTOR
 from rag.sources.scan import scan_sources
+from rag.text.chunking import SPLITTER
 
 log = logging.getLogger(__name__)
 
@@ -112,7 +114,9 @@ def _build(indexer: Indexer, report: Progress, started: float) -> tuple[BuildRep
     digests.save()
     report("scanning", len(files), len(files))
     previous = indexer.previous()
-    chunking = Chunking(settings.chunk_sentences, settings.chunk_overlap, settings.chunk_max_chars)
+    chunking = Chunking(
+        settings.chunk_sentences, settings.chunk_overlap, settings.chunk_max_chars, SPLITTER
+    )
     found = gather(files, skipped, previous, chunking, report)
     live = previous is not None and not previous.problems  # else CURRENT must be mended
     if previous is not None and live and unchanged(previous, found):
@@ -144,7 +148,8 @@ def _embed_and_write(
     report("writing", 0, 1)
     generation = next_generation(settings.index_dir)
     header = Manifest(generation, embedder.model_id, embedder.dim, chunking, stemmer_language(),
-                      datetime.now(UTC).isoformat(timespec="seconds"))  # fmt: skip
+                      datetime.now(UTC).isoformat(timespec="seconds"),
+                      extractor=EXTRACTOR)  # fmt: skip
     store = build_store(
         header, found.sources, found.chunks, chunk_vectors, sentence_vectors, previous,
         vectors.sentences,

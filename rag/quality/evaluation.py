@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,6 +27,8 @@ class EvalQuestion:
     answers: tuple[str, ...]
     evidence: tuple[str, ...]  # doc ids
     answerable: bool
+    type: str = "single-hop"
+    match: str = "any"  # "all": every answer string must be quoted (lists, two-part questions)
 
 
 def load_questions(path: Path) -> list[EvalQuestion]:
@@ -35,14 +38,24 @@ def load_questions(path: Path) -> list[EvalQuestion]:
         if line.strip():
             q = json.loads(line)
             docs = tuple(dict.fromkeys(e["doc"] for e in q.get("evidence", [])))
+            kind = q.get("type", "single-hop" if q["answerable"] else "null")
             out.append(
-                EvalQuestion(q["id"], q["question"], tuple(q["answers"]), docs, q["answerable"])
+                EvalQuestion(
+                    q["id"],
+                    q["question"],
+                    tuple(q["answers"]),
+                    docs,
+                    q["answerable"],
+                    kind,
+                    q.get("match", "any"),
+                )
             )
     return out
 
 
 def _doc_id(source_id: str) -> str:
-    return source_id.removesuffix(".txt")
+    """Return the evaluation set's doc id of a source: its file name without the extension."""
+    return os.path.splitext(source_id)[0]
 
 
 @dataclass
@@ -59,11 +72,12 @@ class _Tally:
     all10: list[float]
     latency_ms: list[float]
     quotes: list[float]
+    right: dict[str, list[float]]  # by question type
 
 
-def _score_answer(q: EvalQuestion, a: Answer, corpus: Path, tally: _Tally) -> None:
-    for quote in a.quotes:
-        text = (corpus / quote.source).read_text(encoding="utf-8")
+def _score_answer(q: EvalQuestion, a: Answer, texts: Mapping[str, str], tally: _Tally) -> None:
+    for quote in a.quotes:  # against the extracted text the quote's offsets point into
+        text = texts.get(quote.source, "")
         tally.quotes_valid.append(float(text[quote.start : quote.end] == quote.text))
     if not a.refused:
         tally.quotes.append(float(len(a.quotes)))
@@ -71,11 +85,16 @@ def _score_answer(q: EvalQuestion, a: Answer, corpus: Path, tally: _Tally) -> No
     golds = q.answers or ("",)
     tally.em.append(max(float(normalize(short) == normalize(g)) for g in golds))
     tally.f1.append(max(f1_score(short, g) for g in golds))
+    right = tally.right.setdefault(q.type, [])
     if not q.answerable:
         tally.refused_unanswerable.append(float(a.refused))
+        right.append(float(a.refused))
         return
     quoted = normalize(" ".join(quote.text for quote in a.quotes))
-    tally.contained.append(float(any(normalize(g) in quoted for g in q.answers if normalize(g))))
+    found = [normalize(g) in quoted for g in q.answers if normalize(g)]
+    contained = float(all(found) if q.match == "all" else any(found)) if found else 0.0
+    tally.contained.append(contained)
+    right.append(contained * float(not a.refused))
     cited = {_doc_id(quote.source) for quote in a.quotes}
     tally.recall.append(len(cited & set(q.evidence)) / max(len(q.evidence), 1))
     tally.refused_answerable.append(float(a.refused))
@@ -95,16 +114,16 @@ def _mean(values: list[float]) -> float | None:
 
 def evaluate(
     dataset: Path, assistant: Assistant, progress: Callable[[str, int, int], None] | None = None
-) -> dict[str, float | int | None]:
+) -> dict[str, float | int | str | dict[str, str] | None]:
     """Ask every question of the set and return the metrics of ../shared/eval/README.md."""
     questions = load_questions(dataset / "questions.jsonl")
-    corpus = dataset / "corpus"
-    tally = _Tally([], [], [], [], [], [], [], [], [], [], [], [])
+    texts = {source_id: source.text for source_id, source in assistant.store.sources.items()}
+    tally = _Tally([], [], [], [], [], [], [], [], [], [], [], [], {})
     for i, q in enumerate(questions):
         started = time.perf_counter()
         a = assistant.ask(q.question)
         tally.latency_ms.append((time.perf_counter() - started) * 1000)
-        _score_answer(q, a, corpus, tally)
+        _score_answer(q, a, texts, tally)
         if q.answerable:
             hits = assistant.search(q.question, RETRIEVAL_DEPTH)
             ranked = list(dict.fromkeys(_doc_id(h.chunk.source_id) for h in hits))
@@ -128,4 +147,9 @@ def evaluate(
         "p50_ms": round(float(np.percentile(tally.latency_ms, 50)), 1),
         "p95_ms": round(float(np.percentile(tally.latency_ms, 95)), 1),
         "quotes_per_answer": _mean(tally.quotes),
+        "right": _mean([r for values in tally.right.values() for r in values]),
+        "by_type": {
+            kind: f"{int(sum(values))}/{len(values)}"
+            for kind, values in sorted(tally.right.items())
+        },
     }

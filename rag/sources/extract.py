@@ -3,20 +3,23 @@
 from __future__ import annotations
 
 import hashlib
-import io
 import os
 import re
 from collections.abc import Sequence
 from pathlib import Path
 
-from pypdf import PasswordType, PdfReader
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from rag.errors import SourceError
+from rag.sources.pdf import extract_pdf
 from rag.sources.scan import scan_sources
+from rag.sources.titles import first_line, md_title
 from rag.types import Skipped, Source, SourceFile
 
 MAX_TITLE_CHARS = 200
+# The extractor's version, recorded in each generation: a build after a change re-reads every
+# file. 2: PDF page furniture left out, HTML hidden elements left out.
+EXTRACTOR = 2
 # Elements whose text a reader never sees.
 _HIDDEN_TAGS = frozenset(
     {"head", "script", "style", "noscript", "template", "svg", "math", "iframe", "object"}
@@ -28,7 +31,6 @@ _BLOCK_TAGS = frozenset(
     | {"h1", "h2", "h3", "h4", "h5", "h6", "html", "legend", "li", "main", "nav", "ol", "option"}
     | {"p", "pre", "section", "summary", "table", "tbody", "td", "tfoot", "th", "thead", "tr", "ul"}
 )
-_MD_HEADING = re.compile(r"^ {0,3}#{1,6}\s+(.*?)(?:\s+#+)?\s*$")
 
 
 def load_sources(dirs: Sequence[Path], max_bytes: int) -> tuple[list[Source], list[Skipped]]:
@@ -51,12 +53,12 @@ def load_source(file: SourceFile) -> Source:
     data = _read(file)
     suffix = os.path.splitext(file.path)[1].lower()
     if suffix == ".pdf":
-        text, title = _extract_pdf(file.id, data)
+        text, title = extract_pdf(file.id, data)
     elif suffix in (".html", ".htm"):
         text, title = _extract_html(file.id, data)
     else:
         text = _decode(file.id, data)
-        title = _md_title(text) if suffix in (".md", ".markdown") else _first_line(text)
+        title = md_title(text) if suffix in (".md", ".markdown") else first_line(text)
     if not text.strip():
         raise SourceError(f"{file.id}: no text found")
     return Source(
@@ -91,24 +93,6 @@ def _decode(file_id: str, data: bytes) -> str:
         raise SourceError(f"{file_id}: is not UTF-8 (bad byte at offset {err.start})") from err
 
 
-def _first_line(text: str) -> str:
-    """Return the first line that holds a letter or digit, stripped."""
-    for line in text.splitlines():
-        line = line.lstrip("\ufeff").strip()
-        if any(ch.isalnum() for ch in line):
-            return line
-    return ""
-
-
-def _md_title(text: str) -> str:
-    """Return the first `#` heading's text, else the first line."""
-    for line in text.splitlines():
-        heading = _MD_HEADING.match(line.lstrip("\ufeff"))
-        if heading and heading.group(1):
-            return heading.group(1)
-    return _first_line(text)
-
-
 def _extract_html(file_id: str, data: bytes) -> tuple[str, str]:
     if b"\x00" in data:
         raise SourceError(f"{file_id}: looks binary (contains NUL bytes)")
@@ -120,6 +104,15 @@ def _extract_html(file_id: str, data: bytes) -> tuple[str, str]:
     except Exception as err:  # the parser's errors are not part of its typed API
         raise SourceError(f"{file_id}: unreadable HTML ({err})"[:300]) from err
     return text, title
+
+
+def _hidden(node: LexborNode) -> bool:
+    """Tell whether an element is hidden from readers by its attributes or inline style."""
+    attributes = node.attributes
+    if "hidden" in attributes or attributes.get("aria-hidden") == "true":
+        return True
+    style = (attributes.get("style") or "").replace(" ", "").lower()
+    return "display:none" in style or "visibility:hidden" in style
 
 
 def _html_text(root: LexborNode) -> str:
@@ -135,7 +128,7 @@ def _html_text(root: LexborNode) -> str:
         if node.is_text_node:
             raw = node.text_content or ""
             parts.append(raw if in_pre else re.sub(r"\s+", " ", raw))
-        elif node.is_element_node and node.tag not in _HIDDEN_TAGS:
+        elif node.is_element_node and node.tag not in _HIDDEN_TAGS and not _hidden(node):
             tag = node.tag or ""
             brk = "\n" if tag == "br" else "\n\n" if tag in _BLOCK_TAGS else ""
             stack.append("" if tag == "br" else brk)
@@ -143,34 +136,3 @@ def _html_text(root: LexborNode) -> str:
             stack.append(brk)
     lines = (" ".join(line.split()) for line in "".join(parts).split("\n"))
     return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
-
-
-def _extract_pdf(file_id: str, data: bytes) -> tuple[str, str]:
-    try:
-        reader = PdfReader(io.BytesIO(data))
-        if reader.is_encrypted and reader.decrypt("") == PasswordType.NOT_DECRYPTED:
-            raise SourceError(f"{file_id}: PDF is encrypted")
-        pages = [_reflow(page.extract_text() or "") for page in reader.pages]
-        meta = reader.metadata
-        title = (meta.title or "").strip() if meta is not None else ""
-    except SourceError:
-        raise
-    except Exception as err:  # pypdf raises many types on damaged files, not only PdfReadError
-        raise SourceError(f"{file_id}: unreadable PDF ({err or 'damaged file'})"[:300]) from err
-    # pypdf can return lone surrogates, which cannot be stored as UTF-8.
-    text = "\n\n".join(p for p in pages if p).encode("utf-8", "replace").decode("utf-8")
-    return text, " ".join(title.split()) or _first_line(text)
-
-
-def _reflow(page: str) -> str:
-    """Join the lines a PDF wrapped mid-sentence, so a sentence is not cut at each line end."""
-    out: list[str] = []
-    for line in page.replace("\x00", "").splitlines():
-        line = " ".join(line.split())
-        if not line:
-            continue
-        if out and out[-1][-1] not in ".!?:" and (line[0].islower() or out[-1][-1] in ",;-"):
-            out[-1] += line if out[-1].endswith("-") else " " + line
-        else:
-            out.append(line)
-    return "\n".join(out)

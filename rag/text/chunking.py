@@ -2,26 +2,49 @@
 
 from __future__ import annotations
 
-import re
-
 import pysbd
 
+from rag.text.blocks import BREAKS, lead_ins, runs
 from rag.types import Chunk, Sentence, Source
 
-# str.splitlines() boundaries: a sentence never crosses one of these.
-_LINE = re.compile(r"[^\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029]+")
+SPLITTER = 3  # the sentence splitter's version, recorded in each generation's manifest
 # pysbd's run time grows quadratically with its input, so long lines are fed to it in windows.
 _WINDOW_CHARS = 2000
 
 
 def split_sentences(text: str) -> list[tuple[int, int]]:
-    """Return the `(start, end)` spans of the sentences of `text`, stripped and in order."""
+    """Return the `(start, end)` spans of the sentences of `text`, stripped and in order.
+
+    A sentence may span the line breaks of a run of hard-wrapped lines (rag/text/blocks.py),
+    never a blank line or the start of a list item, table row or heading, except a lead-in
+    ("... three places:"), which is one unit with the list it introduces. A split that leaves
+    no space between two sentences ("file." + "bz2", "v1." + "2.3") is undone.
+    """
     segmenter = pysbd.Segmenter(language="en", clean=False)
+    flat = BREAKS.sub(" ", text)  # same length: pysbd reads a run as one line
     spans: list[tuple[int, int]] = []
-    for line in _LINE.finditer(text):
-        if line.group().strip():
-            spans.extend(_line_sentences(segmenter, text, line.start(), line.end()))
-    return spans
+    for start, end in lead_ins(text, list(runs(text))):
+        spans.extend(_line_sentences(segmenter, flat, start, end))
+    return _rejoin_glued(text, spans)
+
+
+def _rejoin_glued(text: str, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Merge neighbouring sentences that touch, or whose second starts in lower case."""
+    merged: list[tuple[int, int]] = []
+    for start, end in spans:
+        if merged:
+            last_start, last_end = merged[-1]
+            touching = start == last_end
+            lower = (
+                text[start].islower()
+                and text[last_end - 1] == "."
+                and not (BREAKS.search(text[last_end:start]))
+            )
+            if touching or lower:
+                merged[-1] = (last_start, end)
+                continue
+        merged.append((start, end))
+    return merged
 
 
 def _line_sentences(

@@ -24,6 +24,10 @@ class Chunking:
     sentences: int
     overlap: int
     max_chars: int
+    # How sentences are found; a new splitter re-chunks every source (vectors come from the
+    # embedding cache). 1: one line at a time; 2: runs of hard-wrapped lines; 3: and lead-ins
+    # joined to the lists they introduce.
+    splitter: int = 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +54,7 @@ class Manifest:
     sources: tuple[SourceEntry, ...] = ()
     files: tuple[tuple[str, str], ...] = field(default=())
     format_version: int = FORMAT_VERSION
+    extractor: int = 1  # the text extractor's version: a new one re-reads every file
 
 
 def _canonical(body: dict[str, object]) -> bytes:
@@ -77,6 +82,7 @@ def manifest_bytes(manifest: Manifest) -> bytes:
         ],
         "files": [list(pair) for pair in manifest.files],
         "format_version": manifest.format_version,
+        "extractor": manifest.extractor,
     }
     canonical = _canonical(body)  # dumped once: thousands of source entries
     digest = hashlib.sha256(canonical).hexdigest()
@@ -108,6 +114,7 @@ def read_manifest(directory: Path) -> Manifest:
             created=str(data["created"]),
             sources=tuple(SourceEntry(**entry) for entry in data["sources"]),
             files=tuple((str(name), str(digest)) for name, digest in data["files"]),
+            extractor=int(data.get("extractor", 1)),
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise IndexCorrupt(f"{path} is malformed ({exc}); {RUN_INDEX}") from exc
