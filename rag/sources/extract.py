@@ -17,9 +17,17 @@ from rag.sources.titles import first_line, md_title
 from rag.types import Skipped, Source, SourceFile
 
 MAX_TITLE_CHARS = 200
+# Browsers stop nesting elements at 512 levels; a page deeper than that is built to hurt.
+MAX_HTML_DEPTH = 512
+_TAG = re.compile(rb"<(/?)([A-Za-z][A-Za-z0-9-]*)[^<>]*?(/?)>")
+_VOID = frozenset(
+    {b"area", b"base", b"br", b"col", b"embed", b"hr", b"img", b"input", b"link", b"meta"}
+    | {b"param", b"source", b"track", b"wbr", b"p", b"li", b"td", b"tr", b"th", b"option"}
+)
 # The extractor's version, recorded in each generation: a build after a change re-reads every
-# file. 2: PDF page furniture left out, HTML hidden elements left out.
-EXTRACTOR = 2
+# file. 2: PDF page furniture left out, HTML hidden elements left out; 3: running heads
+# that number two pages, and HTML nested deeper than MAX_HTML_DEPTH refused.
+EXTRACTOR = 3
 # Elements whose text a reader never sees.
 _HIDDEN_TAGS = frozenset(
     {"head", "script", "style", "noscript", "template", "svg", "math", "iframe", "object"}
@@ -96,6 +104,8 @@ def _decode(file_id: str, data: bytes) -> str:
 def _extract_html(file_id: str, data: bytes) -> tuple[str, str]:
     if b"\x00" in data:
         raise SourceError(f"{file_id}: looks binary (contains NUL bytes)")
+    if _nesting(data) > MAX_HTML_DEPTH:  # parsing such a file takes minutes, not seconds
+        raise SourceError(f"{file_id}: HTML nested more than {MAX_HTML_DEPTH} elements deep")
     try:
         tree = LexborHTMLParser(data, encoding=True)
         titles = [tree.css_first(selector) for selector in ("title", "h1")]
@@ -104,6 +114,17 @@ def _extract_html(file_id: str, data: bytes) -> tuple[str, str]:
     except Exception as err:  # the parser's errors are not part of its typed API
         raise SourceError(f"{file_id}: unreadable HTML ({err})"[:300]) from err
     return text, title
+
+
+def _nesting(data: bytes) -> int:
+    """Return how deep the HTML's elements nest (void elements and self-closing tags aside)."""
+    depth = deepest = 0
+    for closing, name, self_closing in _TAG.findall(data):
+        if name.lower() in _VOID or self_closing:
+            continue
+        depth = max(0, depth - 1) if closing else depth + 1
+        deepest = max(deepest, depth)
+    return deepest
 
 
 def _hidden(node: LexborNode) -> bool:

@@ -20,6 +20,8 @@ _LEADER = re.compile(r"(?:\.\s?){4,}\s*[\divxlc]*\s*$")
 _PAGE_NUMBER = re.compile(r"\s*(?:\d{1,4}|[ivxlc]{1,6})\s*", re.IGNORECASE)
 _RUNNING_SHARE = 0.2  # a first or last line on this share of the pages (and 3+) is furniture
 _RUNNING_MIN = 3
+# A page edge line with a page number at its start or end is a running head on two pages too.
+_NUMBERED = re.compile(r"^# \S|\S #$")
 
 
 def without_furniture(pages: list[list[str]]) -> list[list[str]]:
@@ -29,7 +31,11 @@ def without_furniture(pages: list[list[str]]) -> list[list[str]]:
         kept = [line for line in lines if line.strip()]
         edges.update({_shape(kept[0]), _shape(kept[-1])} if kept else set())
     least = max(_RUNNING_MIN, _RUNNING_SHARE * len(pages))
-    running = {shape for shape, n in edges.items() if n >= least and shape}
+    running = {
+        shape
+        for shape, n in edges.items()
+        if shape and (n >= least or (n >= 2 and _NUMBERED.search(shape)))
+    }
     cleaned = []
     for lines in pages:
         kept = [line for line in lines if line.strip()]

@@ -1,0 +1,120 @@
+"""Real documents read as a person reads them: wrapped lines, lists, hidden HTML, PDF furniture."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import time
+from pathlib import Path
+
+import pytest
+
+from rag.assistant import Assistant
+from rag.build.indexer import build_index
+from rag.config import Settings
+from rag.embedding.base import Embedder
+from rag.errors import SourceError
+from rag.sources.extract import load_source
+from rag.sources.pdf import extract_pdf
+from rag.types import SourceFile
+from tests.conftest import SHARED
+
+REALDOCS = SHARED / "eval" / "realdocs" / "corpus"
+
+README = """\
+Tidewater README
+================
+
+Tidewater keeps a log of every tide reading. If the gauge is not
+calibrated you can use the tide-check utility to compare it with the
+harbour table and optionally correct it.
+
+The package installs three programs:
+
+  - tide-check, which compares a gauge with the harbour table
+  - tide-log, which appends a reading to the log
+  - tide-plot, which draws a week of readings
+"""
+
+HIDDEN = """<html><head><title>Harbour notes</title></head><body>
+<h1>Harbour notes</h1>
+<p>The harbour opens at six in the morning.</p>
+<p style="display: none">The secret mooring code is 4711.</p>
+<div hidden>The night gate code is 8080.</div>
+</body></html>
+"""
+
+
+def source_file(path: Path) -> SourceFile:
+    data = path.read_bytes()
+    return SourceFile(path.name, str(path), hashlib.sha256(data).hexdigest(), len(data))
+
+
+@pytest.fixture(scope="module")
+def documents(tmp_path_factory: pytest.TempPathFactory, real_embedder: Embedder) -> Assistant:
+    root = tmp_path_factory.mktemp("documents")
+    folder = root / "sources"
+    folder.mkdir()
+    (folder / "tidewater.txt").write_text(README)
+    (folder / "harbour.html").write_text(HIDDEN)
+    settings = Settings(source_dirs=(folder,), index_dir=root / "index")
+    build_index(settings, real_embedder)
+    return Assistant(settings, real_embedder)
+
+
+def test_a_hard_wrapped_sentence_is_quoted_whole(documents: Assistant) -> None:
+    answer = documents.ask("What can I use when the gauge is not calibrated?")
+    texts = [q.text for q in answer.quotes]
+    assert any(
+        t.startswith("If the gauge is not\ncalibrated") and t.endswith("correct it.") for t in texts
+    )
+
+
+def test_a_list_question_quotes_the_items_with_their_lead_in(documents: Assistant) -> None:
+    answer = documents.ask("Which programs does the package install?")
+    quoted = " ".join(q.text for q in answer.quotes)
+    assert "three programs:" in quoted
+    assert all(name in quoted for name in ("tide-check", "tide-log", "tide-plot"))
+
+
+def test_hidden_html_is_never_indexed_or_quoted(documents: Assistant) -> None:
+    text = documents.store.sources["harbour.html"].text
+    assert "4711" not in text and "8080" not in text
+    for question in ("What is the secret mooring code?", "What is the night gate code?"):
+        answer = documents.ask(question)
+        assert all("4711" not in q.text and "8080" not in q.text for q in answer.quotes)
+
+
+def test_every_quote_is_cut_from_the_served_text(documents: Assistant) -> None:
+    for question in ("Which programs does the package install?", "When does the harbour open?"):
+        for quote in documents.ask(question).quotes:
+            text = documents.store.sources[quote.source].text
+            assert text[quote.start : quote.end] == quote.text
+
+
+@pytest.mark.parametrize("name", ["libtasn1-manual.pdf", "libidn2-manual.pdf"])
+def test_pdf_page_furniture_is_left_out(name: str) -> None:
+    text, title = extract_pdf(name, (REALDOCS / name).read_bytes())
+    lines = text.splitlines()
+    assert not [line for line in lines if re.search(r"(\. ?){4,}\s*\d*$", line)]  # TOC leaders
+    assert not [line for line in lines if re.fullmatch(r"\s*\d{1,4}\s*", line)]  # page numbers
+    heads = [line for line in lines if re.fullmatch(r"Chapter \d+: .* \d+", line)]
+    assert not heads  # running heads with their page numbers
+    assert (title and "ASN.1" in text + title) or "IDN" in text + title
+
+
+def test_a_pathologically_nested_html_file_is_refused_in_seconds(tmp_path: Path) -> None:
+    path = tmp_path / "deep.html"
+    path.write_text(
+        "<html><body>" + "<div>" * 200_000 + "x" + "</div>" * 200_000 + "</body></html>"
+    )
+    started = time.monotonic()
+    with pytest.raises(SourceError, match="nested"):
+        load_source(source_file(path))
+    assert time.monotonic() - started < 5
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in REALDOCS.glob("*.html")))
+def test_real_html_manuals_are_read(name: str) -> None:
+    source = load_source(source_file(REALDOCS / name))
+    assert source.title and len(source.text) > 1000
