@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,6 +27,11 @@ class Source:
     text: str
     sha256: str  # sha256 of `text` (UTF-8): what a citation was cut from
     file_sha256: str
+    pages: tuple[int, ...] = ()  # a PDF's page starts in `text` (page 1 at pages[0]); else ()
+
+    def page_at(self, offset: int) -> int | None:
+        """Return the 1-based page that holds `text[offset]`, or None for a text without pages."""
+        return bisect.bisect_right(self.pages, offset) if self.pages else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +84,7 @@ class Quote:
     end: int
     score: float
     sha256: str  # sha256 of the source text the span was cut from
+    page: int | None = None  # the PDF page the quote starts on
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import re
 import time
 from pathlib import Path
@@ -94,7 +95,8 @@ def test_every_quote_is_cut_from_the_served_text(documents: Assistant) -> None:
 
 @pytest.mark.parametrize("name", ["libtasn1-manual.pdf", "libidn2-manual.pdf"])
 def test_pdf_page_furniture_is_left_out(name: str) -> None:
-    text, title = extract_pdf(name, (REALDOCS / name).read_bytes())
+    text, title, pages = extract_pdf(name, (REALDOCS / name).read_bytes())
+    assert list(pages) == sorted(pages) and pages[0] == 0 and pages[-1] < len(text)
     lines = text.splitlines()
     assert not [line for line in lines if re.search(r"(\. ?){4,}\s*\d*$", line)]  # TOC leaders
     assert not [line for line in lines if re.fullmatch(r"\s*\d{1,4}\s*", line)]  # page numbers
@@ -118,3 +120,38 @@ def test_a_pathologically_nested_html_file_is_refused_in_seconds(tmp_path: Path)
 def test_real_html_manuals_are_read(name: str) -> None:
     source = load_source(source_file(REALDOCS / name))
     assert source.title and len(source.text) > 1000
+
+
+def three_page_pdf(path: Path) -> Path:
+    """Write a PDF whose three pages each state one fact, as a manual's pages do."""
+    from pypdf import PdfReader, PdfWriter
+
+    from tests.test_sources import minimal_pdf
+
+    writer = PdfWriter()
+    facts = (
+        ("Harbour Manual", "The harbour opens at six in the morning."),
+        ("Moorings", "A mooring for one night costs twelve crowns."),
+        ("Tides", "The highest tide of the year comes in March."),
+    )
+    for lines in facts:
+        writer.add_page(PdfReader(io.BytesIO(minimal_pdf(*lines))).pages[0])
+    with path.open("wb") as handle:
+        writer.write(handle)
+    return path
+
+
+def test_a_pdf_quote_cites_its_page(tmp_path: Path, real_embedder: Embedder) -> None:
+    folder = tmp_path / "sources"
+    folder.mkdir()
+    three_page_pdf(folder / "harbour.pdf")
+    settings = Settings(source_dirs=(folder,), index_dir=tmp_path / "index")
+    build_index(settings, real_embedder)
+    assistant = Assistant(settings, real_embedder)
+    source = assistant.store.sources["harbour.pdf"]
+    assert len(source.pages) == 3
+    answer = assistant.ask("How much does a mooring for one night cost?")
+    (quote, *_) = answer.quotes
+    assert "twelve crowns" in quote.text and quote.page == 2
+    assert source.text[quote.start : quote.end] == quote.text
+    assert assistant.ask("When does the highest tide of the year come?").quotes[0].page == 3

@@ -169,7 +169,8 @@ def _ask(args: argparse.Namespace, settings: Settings) -> int:
         return 0
     print(answer.text)
     for i, q in enumerate(answer.quotes, start=1):
-        print(f"[{i}] {q.title} — {q.source} [{q.start}:{q.end}]")
+        page = f", p. {q.page}" if q.page is not None else ""
+        print(f"[{i}] {q.title} — {q.source}{page} [{q.start}:{q.end}]")
     return 0
 
 

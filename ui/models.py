@@ -74,6 +74,7 @@ class QuoteOut(BaseModel):
     end: int
     score: float
     sha256: str = Field(description="sha256 of the source text the span was cut from.")
+    page: int | None = Field(default=None, description="The PDF page the quote starts on.")
 
 
 class AskResponse(BaseModel):
@@ -101,6 +102,7 @@ class AskResponse(BaseModel):
                     end=q.end,
                     score=q.score,
                     sha256=q.sha256,
+                    page=q.page,
                 )
                 for q in answer.quotes
             ],

@@ -30,7 +30,8 @@ def escape_html(text: str) -> str:
 
 def citation_label(number: int, quote: Quote) -> str:
     """Return the short label of a numbered citation."""
-    return f"[{number}] {quote.title} · {quote.source}"
+    page = f" · p. {quote.page}" if quote.page is not None else ""
+    return f"[{number}] {quote.title} · {quote.source}{page}"
 
 
 def format_answer(answer: Answer) -> str:

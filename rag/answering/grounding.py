@@ -118,6 +118,7 @@ def quote(store: Store, sentence: Sentence, score: float) -> Quote:
         end=sentence.end,
         score=round(score, 4),
         sha256=source.sha256,
+        page=source.page_at(sentence.start),
     )
 
 

@@ -26,8 +26,8 @@ _VOID = frozenset(
 )
 # The extractor's version, recorded in each generation: a build after a change re-reads every
 # file. 2: PDF page furniture left out, HTML hidden elements left out; 3: running heads
-# that number two pages, and HTML nested deeper than MAX_HTML_DEPTH refused.
-EXTRACTOR = 3
+# that number two pages, and HTML nested deeper than MAX_HTML_DEPTH refused; 4: PDF pages.
+EXTRACTOR = 4
 # Elements whose text a reader never sees.
 _HIDDEN_TAGS = frozenset(
     {"head", "script", "style", "noscript", "template", "svg", "math", "iframe", "object"}
@@ -60,8 +60,9 @@ def load_source(file: SourceFile) -> Source:
     """
     data = _read(file)
     suffix = os.path.splitext(file.path)[1].lower()
+    pages: tuple[int, ...] = ()
     if suffix == ".pdf":
-        text, title = extract_pdf(file.id, data)
+        text, title, pages = extract_pdf(file.id, data)
     elif suffix in (".html", ".htm"):
         text, title = _extract_html(file.id, data)
     else:
@@ -76,6 +77,7 @@ def load_source(file: SourceFile) -> Source:
         text=text,
         sha256=hashlib.sha256(text.encode("utf-8")).hexdigest(),
         file_sha256=file.file_sha256,
+        pages=pages,
     )
 
 

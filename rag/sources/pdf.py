@@ -54,8 +54,9 @@ def _shape(line: str) -> str:
     return re.sub(r"\d+", "#", " ".join(line.split()))
 
 
-def extract_pdf(file_id: str, data: bytes) -> tuple[str, str]:
-    """Return a PDF's text (pages joined by blank lines, furniture left out) and its title."""
+def extract_pdf(file_id: str, data: bytes) -> tuple[str, str, tuple[int, ...]]:
+    """Return a PDF's text (pages joined by blank lines, furniture left out), its title and
+    where each page starts in the text."""
     try:
         reader = PdfReader(io.BytesIO(data))
         if reader.is_encrypted and reader.decrypt("") == PasswordType.NOT_DECRYPTED:
@@ -70,9 +71,29 @@ def extract_pdf(file_id: str, data: bytes) -> tuple[str, str]:
         raise
     except Exception as err:  # pypdf raises many types on damaged files, not only PdfReadError
         raise SourceError(f"{file_id}: unreadable PDF ({err or 'damaged file'})"[:300]) from err
-    # pypdf can return lone surrogates, which cannot be stored as UTF-8.
-    text = "\n\n".join(p for p in pages if p).encode("utf-8", "replace").decode("utf-8")
-    return text, " ".join(title.split()) or first_line(text)
+    text, starts = _joined(pages)
+    return text, " ".join(title.split()) or first_line(text), starts
+
+
+def _joined(pages: list[str]) -> tuple[str, tuple[int, ...]]:
+    """Join the pages' texts with blank lines; return the text and where each page starts.
+
+    An empty page starts where the next text does, so an offset is cited on the page that
+    holds it.
+    """
+    parts: list[str] = []
+    starts: list[int] = []
+    offset = 0
+    for page in pages:
+        # pypdf can return lone surrogates, which cannot be stored as UTF-8 ("?", same length)
+        page = page.encode("utf-8", "replace").decode("utf-8")
+        if page and parts:
+            offset += 2  # the blank line before it
+        starts.append(offset)
+        if page:
+            parts.append(page)
+            offset += len(page)
+    return "\n\n".join(parts), tuple(starts)
 
 
 def _reflow(lines: list[str]) -> str:

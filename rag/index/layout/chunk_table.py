@@ -88,13 +88,17 @@ def _jsonl(rows: Iterable[dict[str, object]]) -> bytes:
 
 
 def _source_row(s: Source) -> dict[str, object]:
-    return {"id": s.id, "path": str(s.path), "title": s.title, "sha256": s.sha256,
-            "file_sha256": s.file_sha256, "text": s.text}  # fmt: skip
+    row: dict[str, object] = {"id": s.id, "path": str(s.path), "title": s.title,
+                              "sha256": s.sha256, "file_sha256": s.file_sha256, "text": s.text}
+    if s.pages:  # only PDFs have them: every other line stays as it was
+        row["pages"] = list(s.pages)
+    return row  # fmt: skip
 
 
-def _source(row: dict[str, str]) -> Source:
+def _source(row: dict[str, Any]) -> Source:
+    pages = tuple(int(p) for p in row.get("pages", ()))
     source = Source(row["id"], Path(row["path"]), row["title"], row["text"], row["sha256"],
-                    row["file_sha256"])  # fmt: skip
+                    row["file_sha256"], pages)  # fmt: skip
     if hashlib.sha256(source.text.encode()).hexdigest() != source.sha256:
         raise ValueError(f"source {source.id} text does not match its sha256")
     return source
