@@ -155,3 +155,47 @@ def test_a_pdf_quote_cites_its_page(tmp_path: Path, real_embedder: Embedder) -> 
     assert "twelve crowns" in quote.text and quote.page == 2
     assert source.text[quote.start : quote.end] == quote.text
     assert assistant.ask("When does the highest tide of the year come?").quotes[0].page == 3
+
+
+def word_file(path: Path) -> Path:
+    """Write a real .docx: a title, a paragraph, a list with its lead-in, a table."""
+    import docx
+
+    document = docx.Document()
+    document.add_heading("Harbour Handbook", level=1)
+    document.add_paragraph("The harbour master keeps the keys to every gate of the port.")
+    document.add_paragraph("The harbour offers three services:")
+    for service in ("fresh water at every pier", "fuel at the north pier", "a crane for masts"):
+        document.add_paragraph(service, style="List Bullet")
+    table = document.add_table(rows=3, cols=2)
+    prices = (("Boat", "Price per night"), ("Dinghy", "4 crowns"), ("Yacht", "20 crowns"))
+    for row, (name, price) in zip(table.rows, prices, strict=True):
+        row.cells[0].text, row.cells[1].text = name, price
+    document.save(str(path))
+    return path
+
+
+def test_a_word_file_is_read_with_its_structure(tmp_path: Path) -> None:
+    source = load_source(source_file(word_file(tmp_path / "handbook.docx")))
+    assert source.title == "Harbour Handbook"
+    assert "• fuel at the north pier" in source.text
+    assert "Yacht | 20 crowns" in source.text
+    broken = tmp_path / "broken.docx"
+    broken.write_bytes(b"PK\x03\x04 not really a zip")
+    with pytest.raises(SourceError, match="unreadable Word file"):
+        load_source(source_file(broken))
+
+
+def test_a_word_file_list_is_quoted_with_its_lead_in(
+    tmp_path: Path, real_embedder: Embedder
+) -> None:
+    folder = tmp_path / "sources"
+    folder.mkdir()
+    word_file(folder / "handbook.docx")
+    settings = Settings(source_dirs=(folder,), index_dir=tmp_path / "index")
+    build_index(settings, real_embedder)
+    assistant = Assistant(settings, real_embedder)
+    quoted = " ".join(
+        q.text for q in assistant.ask("Which services does the harbour offer?").quotes
+    )
+    assert "three services:" in quoted and "fuel at the north pier" in quoted

@@ -12,7 +12,7 @@ import gradio as gr
 from rag import Answer, Assistant, Rebuilder
 from ui.chat import QUEUE_PER_SLOT, SEED_EXAMPLES, Chat
 
-UPLOAD_TYPES = [".txt", ".md", ".markdown", ".html", ".htm", ".pdf"]
+UPLOAD_TYPES = [".txt", ".md", ".markdown", ".html", ".htm", ".pdf", ".docx"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,7 +98,7 @@ def _source_panel() -> tuple[gr.Radio, gr.HTML, gr.HTML, gr.File, gr.Button, gr.
         full = gr.HTML(elem_id="full-source")
     with gr.Accordion("Sources and index", open=True):
         files = gr.File(
-            label="Upload sources (.txt, .md, .html, .pdf)",
+            label="Upload sources (.txt, .md, .html, .pdf, .docx)",
             file_count="multiple",
             file_types=UPLOAD_TYPES,
             elem_id="upload",

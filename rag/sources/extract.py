@@ -1,4 +1,4 @@
-"""SourceFile -> Source: extract a file's text and title (txt, md, html, pdf), or say why not."""
+"""SourceFile -> Source: a file's text and title (txt, md, html, pdf, docx), or why not."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from rag.errors import SourceError
 from rag.sources.pdf import extract_pdf
 from rag.sources.scan import scan_sources
 from rag.sources.titles import first_line, md_title
+from rag.sources.word import extract_docx
 from rag.types import Skipped, Source, SourceFile
 
 MAX_TITLE_CHARS = 200
@@ -65,6 +66,8 @@ def load_source(file: SourceFile) -> Source:
         text, title, pages = extract_pdf(file.id, data)
     elif suffix in (".html", ".htm"):
         text, title = _extract_html(file.id, data)
+    elif suffix == ".docx":
+        text, title = extract_docx(file.id, data)
     else:
         text = _decode(file.id, data)
         title = md_title(text) if suffix in (".md", ".markdown") else first_line(text)

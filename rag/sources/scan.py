@@ -12,7 +12,7 @@ from rag.errors import SourceError
 from rag.sources.digests import FileDigests
 from rag.types import Skipped, SourceFile
 
-SUPPORTED = (".txt", ".md", ".markdown", ".html", ".htm", ".pdf")
+SUPPORTED = (".txt", ".md", ".markdown", ".html", ".htm", ".pdf", ".docx")
 
 
 def scan_sources(
