@@ -101,14 +101,17 @@ class Assistant:
                 store = load_current(self.settings.index_dir, self.embedder)
             except RagError as exc:
                 self._error = exc
-                log.warning("index not loaded: %s", exc)
+                if isinstance(exc, IndexMissing):  # expected before the first build
+                    log.debug("no index yet in %s", self.settings.index_dir)
+                else:
+                    log.warning("index not loaded: %s", exc)
                 return False
             self._error = None
             if self._loaded and store.generation == self.generation:
                 return False
             lexicon = store_lexicon(store)
             self._loaded = _Loaded(store, Retriever(store, self.embedder), lexicon)
-            log.info("serving index generation %d", store.generation)
+            log.debug("serving index generation %d", store.generation)
             return True
 
     def _second_hop(

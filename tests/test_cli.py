@@ -34,7 +34,7 @@ def test_index_then_ask_json(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     assert text[quote["start"] : quote["end"]] == quote["text"]
 
     assert (
-        main(["ask", "What is the boiling point of mercury?", "--index-dir", index, "--json"]) == 0
+        main(["ask", "What is the boiling point of mercury?", "--index-dir", index, "--json"]) == 1
     )
     refusal = json.loads(capsys.readouterr().out)
     assert refusal["refused"] is True and refusal["quotes"] == []
@@ -56,3 +56,25 @@ def test_index_of_a_missing_folder_fails_clearly(
     code = main(["index", str(tmp_path / "nope"), "--index-dir", str(tmp_path / "index")])
     assert code == 2
     assert "nope" in capsys.readouterr().err
+
+
+def test_bad_flags_get_a_plain_message_and_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["ask", "x", "--top-k", "0", "--index-dir", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("rag: --top-k (or RAG_TOP_K): ") and "greater than or equal to 1" in err
+    assert "http" not in err and "pydantic" not in err.lower()
+
+
+def test_help_describes_the_flags_and_the_exit_status(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    top = capsys.readouterr().out
+    assert "1 `ask` refused" in top and "2 an error" in top
+    with pytest.raises(SystemExit):
+        main(["eval", "--help"])
+    assert "questions.jsonl" in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        main(["ask", "--help"])
+    assert "passages to read, 1-100" in capsys.readouterr().out

@@ -57,7 +57,7 @@ def create_app(
     for router in (
         _docs_routes(app, settings),
         answer_routes(assistant),
-        source_routes(assistant),
+        source_routes(assistant, rebuilder),
         index_routes(assistant, rebuilder),
     ):
         app.include_router(router, dependencies=key)

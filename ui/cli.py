@@ -1,4 +1,8 @@
-"""Command line: `rag index | ask | serve | eval | train`, thin wiring over the library."""
+"""Command line: `rag index | ask | serve | eval | train`, thin wiring over the library.
+
+Exit status: 0 done (for `ask`: answered), 1 `ask` refused (the sources do not hold an
+answer), 2 an error (bad flag or setting, no index, unreadable sources), as usual for argparse.
+"""
 
 from __future__ import annotations
 
@@ -11,11 +15,14 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from pydantic import ValidationError
+
 from rag import Settings, configure_runtime
 
 if TYPE_CHECKING:
     from rag import Answer, BuildReport, Indexer
 
+EXIT_REFUSED = 1
 EXIT_ERROR = 2
 
 
@@ -46,30 +53,47 @@ class BarProgress:
             self._bar = None
 
 
+INDEX_DIR = "index folder (default: RAG_INDEX_DIR, else ./index)"
+SOURCES = "folders of sources (default: RAG_SOURCE_DIRS, else ./seeds)"
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="rag", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="rag", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     index = sub.add_parser("index", help="build or update the index from source folders")
-    index.add_argument("source_dirs", nargs="*", type=Path, help="folders of sources")
-    index.add_argument("--index-dir", type=Path)
-    index.add_argument("--watch", action="store_true", help="rebuild when sources change")
-    ask = sub.add_parser("ask", help="answer a question with cited quotes")
-    ask.add_argument("question")
-    ask.add_argument("--index-dir", type=Path)
-    ask.add_argument("--top-k", type=int)
+    index.add_argument("source_dirs", nargs="*", type=Path, help=SOURCES)
+    index.add_argument("--index-dir", type=Path, help=INDEX_DIR)
+    index.add_argument("--watch", action="store_true", help="then rebuild whenever sources change")
+    ask = sub.add_parser("ask", help="answer a question with cited quotes (exit 1: refused)")
+    ask.add_argument("question", help="the question, in quotes")
+    ask.add_argument("--index-dir", type=Path, help=INDEX_DIR)
+    ask.add_argument("--top-k", type=int, help="passages to read, 1-100 (default: 8)")
     ask.add_argument("--json", action="store_true", help="print one JSON object")
     serve = sub.add_parser("serve", help="run the HTTP API and the chat UI")
-    serve.add_argument("source_dirs", nargs="*", type=Path, help="folders of sources")
-    serve.add_argument("--host")
-    serve.add_argument("--port", type=int)
-    serve.add_argument("--index-dir", type=Path)
-    serve.add_argument("--watch", action="store_true", default=None)
-    evaluate = sub.add_parser("eval", help="score answers on an evaluation set")
-    evaluate.add_argument("dataset_dir", type=Path)
+    serve.add_argument("source_dirs", nargs="*", type=Path, help=SOURCES)
+    serve.add_argument("--host", help="address to bind (default: 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port to bind (default: 8000)")
+    serve.add_argument("--index-dir", type=Path, help=INDEX_DIR)
+    serve.add_argument(
+        "--watch", action="store_true", default=None, help="rebuild whenever sources change"
+    )
+    evaluate = sub.add_parser(
+        "eval",
+        help="score answers on an evaluation set",
+        description="DATASET_DIR holds corpus/ (the documents) and questions.jsonl, in the "
+        "format of ../shared/eval/README.md (squad2, multihop, realdocs).",
+    )
+    evaluate.add_argument("dataset_dir", type=Path, help="folder with corpus/ and questions.jsonl")
     evaluate.add_argument("--index-dir", type=Path, help="default: .cache/eval/<set name>")
-    evaluate.add_argument("--json", action="store_true")
-    train = sub.add_parser("train", help="fit the reader model on SQuAD-style paragraphs")
-    train.add_argument("train_dir", type=Path)
+    evaluate.add_argument("--json", action="store_true", help="print one JSON object")
+    train = sub.add_parser(
+        "train",
+        help="fit the reader model on SQuAD-style paragraphs",
+        description="TRAIN_DIR holds paragraphs.jsonl (see ../shared/train/README.md).",
+    )
+    train.add_argument("train_dir", type=Path, help="folder with paragraphs.jsonl")
     train.add_argument("--work-dir", type=Path, default=Path(".cache/train"))
     train.add_argument("--out", type=Path, help="default: the packaged reader model")
     return parser
@@ -94,19 +118,35 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = _settings(args)
         command = {"index": _index, "ask": _ask, "serve": _serve, "eval": _eval, "train": _train}
         return command[args.command](args, settings)
+    except ValidationError as exc:
+        for error in exc.errors():
+            print(f"rag: {_flag(error['loc'])}: {error['msg']}", file=sys.stderr)
+        return EXIT_ERROR
     except RagError as exc:
         print(f"rag: {exc}", file=sys.stderr)
         return EXIT_ERROR
+
+
+def _flag(location: tuple[object, ...]) -> str:
+    """Name a setting the way the user gave it: `--top-k` for a flag, RAG_TOP_K otherwise."""
+    name = str(location[0]) if location else "setting"
+    return f"--{name.replace('_', '-')} (or RAG_{name.upper()})"
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}{'' if number == 1 else 's'}"
 
 
 def _report(report: BuildReport) -> str:
     if not report.published:
         return (
             f"nothing changed: generation {report.generation} still serves "
-            f"({report.sources} sources, {report.chunks} chunks; checked in {report.seconds:.1f} s)"
+            f"({_count(report.sources, 'source')}, {_count(report.chunks, 'chunk')}; "
+            f"checked in {report.seconds:.1f} s)"
         )
     return (
-        f"generation {report.generation}: {report.sources} sources, {report.chunks} chunks "
+        f"generation {report.generation}: {_count(report.sources, 'source')}, "
+        f"{_count(report.chunks, 'chunk')} "
         f"({report.added} added, {report.changed} changed, {report.removed} removed, "
         f"{report.unchanged} unchanged; {report.embedded} texts embedded) "
         f"in {report.seconds:.1f} s"
@@ -163,15 +203,15 @@ def _ask(args: argparse.Namespace, settings: Settings) -> int:
     from rag import Assistant, load_embedder
 
     assistant = Assistant(settings, load_embedder(settings))
-    answer = assistant.ask(args.question, top_k=args.top_k)
+    answer = assistant.ask(args.question, top_k=settings.top_k)
     if args.json:
         print(json.dumps(_answer_json(answer), ensure_ascii=False))
-        return 0
-    print(answer.text)
-    for i, q in enumerate(answer.quotes, start=1):
-        page = f", p. {q.page}" if q.page is not None else ""
-        print(f"[{i}] {q.title} — {q.source}{page} [{q.start}:{q.end}]")
-    return 0
+    else:
+        print(answer.text)
+        for i, q in enumerate(answer.quotes, start=1):
+            page = f", p. {q.page}" if q.page is not None else ""
+            print(f"[{i}] {q.title} — {q.source}{page} [{q.start}:{q.end}]")
+    return EXIT_REFUSED if answer.refused else 0
 
 
 def _serve(args: argparse.Namespace, settings: Settings) -> int:

@@ -170,12 +170,14 @@ class Uploaded(BaseModel):
     id: str
     size: int
     file_sha256: str
-    indexed: bool = False
+    indexed: bool = Field(default=False, description="Not yet: the rebuild indexes it.")
+    rebuild_requested: bool = Field(default=False, description="A rebuild will index it.")
 
 
 class Deleted(BaseModel):
     id: str
     deleted: bool = True
+    rebuild_requested: bool = Field(default=False, description="A rebuild will drop it.")
 
 
 class SkippedOut(BaseModel):

@@ -42,10 +42,12 @@ def create_server(
     assistant = Assistant(settings, embedder)
 
     def switch(report: BuildReport) -> None:
-        assistant.reload()
+        swapped = assistant.reload()
         if assistant.generation < report.generation:  # the build must not report success
             problems = "; ".join(assistant.problems)
             raise RagError(problems or f"generation {report.generation} could not be loaded")
+        if swapped:
+            log.info("index generation %d ready: ask at %s", report.generation, _url(settings))
 
     rebuilder = Rebuilder(settings, embedder, on_success=switch)
     upload_folder = private_upload_folder()
@@ -66,7 +68,8 @@ def _lifespan(assistant: Assistant, rebuilder: Rebuilder, upload_folder: Path) -
         for name in remove_leftovers(settings.source_dirs[0]):
             log.info("removed %s, left by an upload that did not finish", name)
         if not assistant.ready:
-            log.info("no index yet: building one from %s", settings.source_dirs)
+            folders = ", ".join(str(folder) for folder in settings.source_dirs)
+            log.info("no index yet: building one from %s", folders)
             rebuilder.start()
         watcher = None
         if settings.watch:
@@ -128,6 +131,11 @@ def _key_check(key: str) -> Callable[[str, str], bool]:
     return check
 
 
+def _url(settings: Settings) -> str:
+    host = "127.0.0.1" if settings.host in ("0.0.0.0", "::", "") else settings.host
+    return f"http://{host}:{settings.port}/"
+
+
 def serve(settings: Settings) -> None:
     """Load the model and serve the API and the chat on settings.host:settings.port."""
     configure_runtime()
@@ -135,5 +143,13 @@ def serve(settings: Settings) -> None:
 
     from rag import load_embedder
 
+    console = logging.StreamHandler()
+    console.setFormatter(logging.Formatter("rag: %(message)s"))
+    for name in ("rag", "ui"):  # our own lines only: not every library's start-up chatter
+        logging.getLogger(name).setLevel(logging.INFO)
+        logging.getLogger(name).addHandler(console)
     app = create_server(settings, load_embedder(settings))
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level="info")
+    log.info(
+        "the chat is at %s and the API's documentation at %sdocs", _url(settings), _url(settings)
+    )
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning")

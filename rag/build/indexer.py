@@ -89,7 +89,9 @@ class Indexer:
         self.last = None
         try:
             return load_current(self.settings.index_dir, embedder)
-        except (IndexMissing, IndexMismatch, IndexCorrupt) as exc:
+        except IndexMissing:
+            return None  # a first build: nothing to say
+        except (IndexMismatch, IndexCorrupt) as exc:
             log.info("building every source afresh: %s", exc)
             return None
 

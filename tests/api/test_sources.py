@@ -36,8 +36,9 @@ def test_upload_is_saved_under_a_safe_name_then_indexed(
 ) -> None:
     folder = settings.source_dirs[0]
     files = {"file": ("../My Notes!.txt", b"The harbour opens at dawn.\n", "text/plain")}
-    response = client.post("/sources", files=files)
+    response = client.post("/sources?index=false", files=files)  # a batch: indexed below
     assert response.status_code == 201, response.text
+    assert response.json()["rebuild_requested"] is False
     new_id = response.json()["id"]
     assert new_id.startswith("My-Notes-") and new_id.endswith(".txt") and "/" not in new_id
     assert (folder / new_id).read_bytes() == b"The harbour opens at dawn.\n"
@@ -49,6 +50,19 @@ def test_upload_is_saved_under_a_safe_name_then_indexed(
     assert state["state"] == "succeeded" and state["generation"] == 2
     assert state["report"]["added"] == 1
     assert client.get(f"/sources/{new_id}").json()["text"] == "The harbour opens at dawn.\n"
+
+
+def test_an_upload_or_a_delete_is_indexed_without_another_call(client: TestClient) -> None:
+    files = {"file": ("tide.txt", b"High tide at Marlow is at six.\n", "text/plain")}
+    created = client.post("/sources", files=files).json()
+    assert created["rebuild_requested"] is True
+    state = wait_idle(client)
+    assert state["state"] == "succeeded" and state["report"]["added"] == 1
+    assert client.get(f"/sources/{created['id']}").status_code == 200
+    removed = client.delete(f"/sources/{created['id']}").json()
+    assert removed["rebuild_requested"] is True
+    assert wait_idle(client)["report"]["removed"] == 1
+    assert client.get(f"/sources/{created['id']}").status_code == 404
 
 
 @pytest.mark.parametrize(
@@ -91,7 +105,8 @@ def test_delete_removes_the_file_and_refuses_escapes(
         assert_clean_error(client.delete(f"/sources/{bad}"), tmp_path, 400, 404)
     assert (tmp_path / "outside.txt").exists()
     assert_clean_error(client.delete("/sources/gone.txt"), tmp_path, 404)
-    assert client.delete("/sources/sub/notes.md").json() == {"id": "sub/notes.md", "deleted": True}
+    deleted = client.delete("/sources/sub/notes.md?index=false").json()
+    assert deleted == {"id": "sub/notes.md", "deleted": True, "rebuild_requested": False}
     assert not (settings.source_dirs[0] / "sub" / "notes.md").exists()
     listing = {s["id"]: s for s in client.get("/sources").json()}
     assert listing["sub/notes.md"]["on_disk"] is False
