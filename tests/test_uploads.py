@@ -51,3 +51,20 @@ def test_the_server_removes_leftovers_at_start(tmp_path: Path, seed_dir: Path) -
     with TestClient(create_server(settings, FakeEmbedder()), base_url=LOCAL) as client:
         assert client.get("/health").status_code == 200
         assert not dead.exists()
+
+
+def test_an_upload_keeps_its_name_and_a_clash_gets_a_suffix(tmp_path: Path) -> None:
+    first = save_upload(tmp_path, "base-passwd README.txt", b"First text.\n", 1000)
+    again = save_upload(tmp_path, "base-passwd README.txt", b"First text.\n", 1000)
+    other = save_upload(tmp_path, "base-passwd README.txt", b"Other text.\n", 1000)
+    assert (first.id, again.id, other.id) == (
+        "base-passwd README.txt",
+        "base-passwd README.txt",  # the same bytes: the same file, not a copy
+        "base-passwd README-2.txt",
+    )
+    assert (tmp_path / other.id).read_text() == "Other text.\n"
+    odd = save_upload(tmp_path, "../../etc/.pass wd?<>.md", b"# Odd\n", 1000)
+    assert odd.id == "pass wd.md" and (tmp_path / odd.id).exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        ["base-passwd README.txt", "base-passwd README-2.txt", "pass wd.md"]
+    )

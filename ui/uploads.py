@@ -14,7 +14,8 @@ from pathlib import Path, PurePosixPath
 
 from rag import SUPPORTED, SourceError, SourceFile, fsync_path, load_source
 
-MAX_STEM_CHARS = 60
+MAX_STEM_CHARS = 80
+MAX_SAME_NAME = 100  # name.txt, name-2.txt ... name-100.txt
 MAX_ID_CHARS = 1024
 TMP_PREFIX = ".upload-"
 # A leftover younger than this may be an upload between creating its file and locking it.
@@ -25,21 +26,43 @@ class UploadRejected(ValueError):
     """The upload cannot become a source; the message is safe to show to the client."""
 
 
-def safe_name(filename: str, digest: str) -> str:
-    """Return a server-chosen file name: sanitised stem + short content hash + known suffix."""
+def safe_name(filename: str) -> str:
+    """Return the uploaded file's own name made safe: its last path part, letters, digits,
+    spaces, '.', '_' and '-' only (others become '-'), never hidden, with a known suffix."""
     name = PurePosixPath(filename.replace("\\", "/")).name
     suffix = PurePosixPath(name).suffix.lower()
     if suffix not in SUPPORTED:
         raise UploadRejected(f"unsupported file type {suffix or '(none)'!r}: use {SUPPORTED}")
-    stem = re.sub(r"[^A-Za-z0-9_-]+", "-", name[: -len(suffix)]).strip("-_")[:MAX_STEM_CHARS]
-    return f"{stem or 'upload'}-{digest[:10]}{suffix}"
+    stem = re.sub(r"[^\w .-]+", "-", name[: -len(suffix)], flags=re.UNICODE)
+    stem = re.sub(r"-{2,}", "-", stem).strip(" .-_")[:MAX_STEM_CHARS].strip()
+    return f"{stem or 'upload'}{suffix}"
+
+
+def _place(tmp: Path, folder: Path, name: str, digest: str) -> str:
+    """Link the written file into `folder` under `name`, or `name-2`, `name-3`, ... when a
+    different file holds it; return the name used. The same bytes under the same name are
+    the same upload: the file already there stays. A link never replaces a file, so two
+    uploads at once cannot overwrite each other."""
+    path = PurePosixPath(name)
+    for n in range(1, MAX_SAME_NAME + 1):
+        candidate = name if n == 1 else f"{path.stem}-{n}{path.suffix}"
+        target = folder / candidate
+        try:
+            os.link(tmp, target)
+            return candidate
+        except FileExistsError:
+            with target.open("rb") as handle:
+                if hashlib.file_digest(handle, "sha256").hexdigest() == digest:
+                    return candidate
+    raise UploadRejected(f"too many files named like {name!r}: rename the upload")
 
 
 def save_upload(folder: Path, filename: str, data: bytes, max_bytes: int) -> SourceFile:
     """Check the upload reads as a source, then write it into `folder` atomically.
 
     The bytes go to a hidden temporary file in the same folder (the scanner skips hidden
-    files), are fsynced, renamed into place, and the folder is fsynced: once this returns,
+    files), are fsynced, linked into place under the upload's own name (with a suffix when
+    another file holds it), and the folder is fsynced: once this returns,
     the file survives a crash. The temporary file is locked while it is written, so a
     killed upload's leftover is known by its free lock and removed by the next upload.
     """
@@ -48,7 +71,7 @@ def save_upload(folder: Path, filename: str, data: bytes, max_bytes: int) -> Sou
     if len(data) > max_bytes:
         raise UploadRejected(f"the upload is larger than {max_bytes} bytes")
     digest = hashlib.sha256(data).hexdigest()
-    name = safe_name(filename, digest)
+    name = safe_name(filename)
     folder.mkdir(parents=True, exist_ok=True)
     remove_leftovers(folder)
     tmp = folder / f"{TMP_PREFIX}{secrets.token_hex(8)}{PurePosixPath(name).suffix}"
@@ -62,7 +85,7 @@ def save_upload(folder: Path, filename: str, data: bytes, max_bytes: int) -> Sou
             load_source(SourceFile(id=name, path=str(tmp), file_sha256=digest, size=len(data)))
         except SourceError as err:
             raise UploadRejected(f"cannot read the upload: {err}") from err
-        os.replace(tmp, folder / name)
+        name = _place(tmp, folder, name, digest)
     finally:
         tmp.unlink(missing_ok=True)
     fsync_path(folder)

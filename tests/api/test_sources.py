@@ -40,7 +40,7 @@ def test_upload_is_saved_under_a_safe_name_then_indexed(
     assert response.status_code == 201, response.text
     assert response.json()["rebuild_requested"] is False
     new_id = response.json()["id"]
-    assert new_id.startswith("My-Notes-") and new_id.endswith(".txt") and "/" not in new_id
+    assert new_id == "My Notes.txt"  # its own name, made safe
     assert (folder / new_id).read_bytes() == b"The harbour opens at dawn.\n"
     assert not [p for p in folder.iterdir() if p.name.startswith(".")]  # no temporary left
     listing = {s["id"]: s for s in client.get("/sources").json()}
