@@ -135,7 +135,24 @@ def test_ask_cite_upload_rebuild_in_a_real_browser(
         chat.locator(".message", has_text="11,000").first.click()  # an earlier answer
         expect(page.locator("#citations")).to_contain_text("North Korea")
         expect(page.locator("#passage mark")).to_contain_text("11,000")
+
+        # Clear forgets the whole conversation: the next answer's citation is its own.
+        page.locator("#chat button[aria-label='Clear']").first.click()
+        expect(chat.locator(".message")).to_have_count(0)
+        expect(page.locator("#passage mark")).to_have_count(0)
+        ask(page, UPLOAD_QUESTION)
+        chat.locator(".message", has_text="Mira Quist").last.click()
+        expect(page.locator("#passage mark")).to_contain_text("Mira Quist")
         assert [r for r in requests if not r.startswith((server_url, "data:", "blob:"))] == []
+
+        # The highlight stays readable in the dark theme: dark text on yellow.
+        dark = browser.new_page(color_scheme="dark", viewport={"width": 390, "height": 844})
+        dark.set_default_timeout(TIMEOUT_MS)
+        dark.goto(f"{server_url}/?__theme=dark")
+        ask(dark, SEED_QUESTION)
+        dark.locator("#citations label").first.click()
+        color = dark.locator("#passage mark").first.evaluate("m => getComputedStyle(m).color")
+        assert color == "rgb(31, 41, 55)", color
         browser.close()
 
 

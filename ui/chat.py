@@ -37,7 +37,8 @@ CSS = """
 .rag-fulltext { max-height: 24em; overflow-y: auto; }
 .rag-source-title { font-weight: 600; }
 .rag-source-file { color: #6b7280; font-size: .85em; margin-bottom: .5em; }
-mark { background: #fde047; color: inherit; padding: 0 .1em; }
+/* dark text on yellow, in the light and the dark theme alike */
+mark { background: #fde047; color: #1f2937; padding: 0 .1em; }
 """
 Messages = list[dict[str, str]]
 
@@ -94,6 +95,10 @@ class Chat:
         except RagError:
             source = None
         return passage_html(source, quote), source_html(source, quote)
+
+    def clear(self) -> tuple[Any, ...]:
+        """Forget the conversation: its turns, its answers and the citation shown."""
+        return ([], [], *self.select(None, None))
 
     def pick_message(self, answers: list[Answer | None], message: int) -> tuple[Any, ...]:
         """Show the citations of the answer a clicked chat message belongs to."""

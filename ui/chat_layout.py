@@ -139,4 +139,7 @@ def _wire(
         rebuild_with_progress, None, [v.report, v.status], **private
     )
     v.rebuild.click(rebuild_with_progress, None, [v.report, v.status], **private)
+    # Clear empties the conversation and everything that belongs to it, citations included.
+    cleared = [turns, answers, *shown_views]
+    v.chatbot.clear(chat.clear, None, cleared, **cheap)
     timer.tick(chat.status, None, v.status, show_progress="hidden", **cheap)

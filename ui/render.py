@@ -31,7 +31,7 @@ def escape_html(text: str) -> str:
 def citation_label(number: int, quote: Quote) -> str:
     """Return the short label of a numbered citation."""
     page = f" · p. {quote.page}" if quote.page is not None else ""
-    return f"[{number}] {quote.title} · {quote.source}{page}"
+    return f"[{number}] {quote.title} · {quote.source}{page} · {quote.start}–{quote.end}"
 
 
 def format_answer(answer: Answer) -> str:

@@ -8,11 +8,10 @@ from collections.abc import Sequence
 from rag.text.lexicon import STOPWORDS
 from rag.types import Turn
 
-_FOLLOW_UP = re.compile(
-    r"^\s*(what|how) about\b|^\s*(and|also|but)\b|\b(it|its|they|them|their|this|that|these|"
-    r"those|he|she|his|her|him)\b",
-    re.IGNORECASE,
-)
+# Elliptical openings: "What about the drones?", "And the navy?"
+_ELLIPTICAL = re.compile(r"^\s*(?:(?:what|how) about|and|also|but)\b", re.IGNORECASE)
+# A pronoun that points back to something named earlier, when the question names nothing itself.
+_PRONOUN = re.compile(r"\b(?:it|its|they|them|their|he|she|his|her|him)\b", re.IGNORECASE)
 _NAME = re.compile(r"\b[A-Z][\w'-]*(?:\s+[A-Z][\w'-]*)*")
 
 
@@ -27,10 +26,23 @@ def _topic(text: str) -> str:
     return " ".join(names(text))
 
 
+def is_follow_up(question: str) -> bool:
+    """Tell whether a question only makes sense after the previous one.
+
+    Elliptical questions ("What about the drones?") are; so are questions whose pronoun
+    has nothing to point to in the question itself ("How many did it send?"). A question
+    that names its own subject ("Who won the 2022 World Cup and where was it held?") stands
+    alone, whatever its pronouns.
+    """
+    if _ELLIPTICAL.search(question):
+        return True
+    return bool(_PRONOUN.search(question)) and not names(question)
+
+
 def standalone_query(question: str, history: Sequence[Turn]) -> str:
     """Return the question, carrying over the last question's names if it is a follow-up."""
     previous = next((t.content for t in reversed(history) if t.role == "user"), "")
-    if not previous or not _FOLLOW_UP.search(question):
+    if not previous or not is_follow_up(question):
         return question
     topic = _topic(previous)
     return f"{question} ({topic})" if topic else f"{question} ({previous})"
