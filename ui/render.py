@@ -31,7 +31,7 @@ def escape_html(text: str) -> str:
 def citation_label(number: int, quote: Quote) -> str:
     """Return the short label of a numbered citation."""
     page = f" · p. {quote.page}" if quote.page is not None else ""
-    return f"[{number}] {quote.title} · {quote.source}{page} · {quote.start}–{quote.end}"
+    return f"[{number}] {quote.title} · {quote.source}{page}, characters {quote.start}–{quote.end}"
 
 
 def format_answer(answer: Answer) -> str:
@@ -54,7 +54,7 @@ def format_answer(answer: Answer) -> str:
     lines.append(
         "<div class='rag-citations'>"
         + "<br>".join(
-            escape_html(f"{citation_label(n, q)}, characters {q.start}–{q.end}")
+            escape_html(citation_label(n, q))
             for n, q in enumerate(answer.quotes, start=1)
         )
         + "</div>"
