@@ -32,4 +32,3 @@ def test_only_elliptical_questions_are_follow_ups() -> None:
         "What military technology is North Korea mass-producing?",
     ):
         assert standalone_query(complete, history) == complete, complete
-

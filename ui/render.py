@@ -54,8 +54,7 @@ def format_answer(answer: Answer) -> str:
     lines.append(
         "<div class='rag-citations'>"
         + "<br>".join(
-            escape_html(citation_label(n, q))
-            for n, q in enumerate(answer.quotes, start=1)
+            escape_html(citation_label(n, q)) for n, q in enumerate(answer.quotes, start=1)
         )
         + "</div>"
     )
