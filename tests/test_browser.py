@@ -136,6 +136,24 @@ def test_ask_cite_upload_rebuild_in_a_real_browser(
         expect(page.locator("#citations")).to_contain_text("North Korea")
         expect(page.locator("#passage mark")).to_contain_text("11,000")
 
+        # "Whole source" opens at the highlight, even at the end of a long text.
+        long = tmp_path / "Tide Log.txt"
+        filler = "".join(f"Reading {n}: the tide was ordinary that day.\n" for n in range(400))
+        long.write_text(filler + "The record tide of the log reached nine metres at Marlow.\n")
+        page.locator("#upload input[type=file]").set_input_files(str(long))
+        expect(page.locator("#rebuild-report")).to_contain_text("Generation 3", timeout=120_000)
+        ask(page, "How high did the record tide of the log reach at Marlow?")
+        expect(chat.locator(".message").last).to_contain_text("nine metres")
+        page.locator("#citations label").first.click()
+        box = page.locator("#full-source .rag-fulltext")
+        expect(box.locator("mark")).to_contain_text("nine metres")
+        page.wait_for_function(
+            "() => { const b = document.querySelector('#full-source .rag-fulltext');"
+            " const m = b && b.querySelector('mark'); if (!m) return false;"
+            " const top = m.getBoundingClientRect().top - b.getBoundingClientRect().top;"
+            " return b.scrollTop > 0 && top >= 0 && top < b.clientHeight; }"
+        )
+
         # Clear forgets the whole conversation: the next answer's citation is its own.
         page.locator("#chat button[aria-label='Clear']").first.click()
         expect(chat.locator(".message")).to_have_count(0)

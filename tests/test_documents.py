@@ -6,6 +6,7 @@ import hashlib
 import io
 import re
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -141,14 +142,19 @@ def three_page_pdf(path: Path) -> Path:
     return path
 
 
-def test_a_pdf_quote_cites_its_page(tmp_path: Path, real_embedder: Embedder) -> None:
-    folder = tmp_path / "sources"
+def assistant_over(root: Path, embedder: Embedder, write: Callable[[Path], Path]) -> Assistant:
+    """Index the one file `write` puts in a new source folder; return an Assistant over it."""
+    folder = root / "sources"
     folder.mkdir()
-    three_page_pdf(folder / "harbour.pdf")
-    settings = Settings(source_dirs=(folder,), index_dir=tmp_path / "index")
-    build_index(settings, real_embedder)
-    assistant = Assistant(settings, real_embedder)
-    source = assistant.store.sources["harbour.pdf"]
+    write(folder)
+    settings = Settings(source_dirs=(folder,), index_dir=root / "index")
+    build_index(settings, embedder)
+    return Assistant(settings, embedder)
+
+
+def test_a_pdf_quote_cites_its_page(tmp_path: Path, real_embedder: Embedder) -> None:
+    assistant = assistant_over(tmp_path, real_embedder, lambda f: three_page_pdf(f / "h.pdf"))
+    source = assistant.store.sources["h.pdf"]
     assert len(source.pages) == 3
     answer = assistant.ask("How much does a mooring for one night cost?")
     (quote, *_) = answer.quotes
@@ -189,12 +195,7 @@ def test_a_word_file_is_read_with_its_structure(tmp_path: Path) -> None:
 def test_a_word_file_list_is_quoted_with_its_lead_in(
     tmp_path: Path, real_embedder: Embedder
 ) -> None:
-    folder = tmp_path / "sources"
-    folder.mkdir()
-    word_file(folder / "handbook.docx")
-    settings = Settings(source_dirs=(folder,), index_dir=tmp_path / "index")
-    build_index(settings, real_embedder)
-    assistant = Assistant(settings, real_embedder)
+    assistant = assistant_over(tmp_path, real_embedder, lambda f: word_file(f / "h.docx"))
     quoted = " ".join(
         q.text for q in assistant.ask("Which services does the harbour offer?").quotes
     )

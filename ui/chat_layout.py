@@ -12,6 +12,17 @@ import gradio as gr
 from rag import Answer, Assistant, Rebuilder
 from ui.chat import QUEUE_PER_SLOT, SEED_EXAMPLES, Chat
 
+# Scroll the whole-source box (not the page) so that its highlight sits a third of the way down:
+# when the box opens, and whenever it shows another citation.
+_SCROLL = """setTimeout(() => {
+  const box = document.querySelector('#full-source .rag-fulltext');
+  const mark = box && box.querySelector('mark');
+  if (!mark) return;
+  const offset = mark.getBoundingClientRect().top - box.getBoundingClientRect().top;
+  box.scrollTop += offset - box.clientHeight / 3;
+}, 100);"""
+SCROLL_TO_MARK = f"() => {{ {_SCROLL} }}"
+SCROLL_ON_CHANGE = f"watch(['value'], () => {{ {_SCROLL} }});"
 UPLOAD_TYPES = [".txt", ".md", ".markdown", ".html", ".htm", ".pdf", ".docx"]
 
 
@@ -94,8 +105,10 @@ def _source_panel() -> tuple[gr.Radio, gr.HTML, gr.HTML, gr.File, gr.Button, gr.
     gr.Markdown("### Source")
     citations = gr.Radio(label="Citations", choices=[], elem_id="citations")
     passage = gr.HTML(elem_id="passage")
-    with gr.Accordion("Whole source", open=False, elem_id="whole-source"):
-        full = gr.HTML(elem_id="full-source")
+    with gr.Accordion("Whole source", open=False, elem_id="whole-source") as whole:
+        full = gr.HTML(elem_id="full-source", js_on_load=SCROLL_ON_CHANGE)
+    # Opened, the whole source shows the highlight, not the top of a long text.
+    whole.expand(None, None, None, js=SCROLL_TO_MARK)
     with gr.Accordion("Sources and index", open=True):
         files = gr.File(
             label="Upload sources (.txt, .md, .html, .pdf, .docx)",
