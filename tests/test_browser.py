@@ -136,6 +136,14 @@ def test_ask_cite_upload_rebuild_in_a_real_browser(
         expect(page.locator("#citations")).to_contain_text("North Korea")
         expect(page.locator("#passage mark")).to_contain_text("11,000")
 
+        # A refused upload stays reported; nothing was saved, so no rebuild replaces it.
+        broken = tmp_path / "broken.pdf"
+        broken.write_bytes(b"%PDF-1.4 not really a PDF")
+        page.locator("#upload input[type=file]").set_input_files(str(broken))
+        expect(page.locator("#rebuild-report")).to_contain_text("Refused broken.pdf")
+        page.wait_for_timeout(2500)
+        expect(page.locator("#rebuild-report")).to_contain_text("Refused broken.pdf")
+
         # "Whole source" opens at the highlight, even at the end of a long text.
         long = tmp_path / "Tide Log.txt"
         filler = "".join(f"Reading {n}: the tide was ordinary that day.\n" for n in range(400))

@@ -120,7 +120,9 @@ class Chat:
                     raise UploadRejected("not a file uploaded to this chat")
                 data = Path(path).read_bytes()
                 saved = save_upload(settings.source_dirs[0], name, data, settings.upload_max_bytes)
-                lines.append(f"Saved {name} as {saved.id}.")
+                lines.append(
+                    f"Saved {name}." if saved.id == name else f"Saved {name} as {saved.id}."
+                )
             except UploadRejected as err:
                 lines.append(f"Refused {name}: {err}")
         return escape_markdown("\n".join(lines) or "No file chosen.")
@@ -130,6 +132,16 @@ class Chat:
         while not self.rebuilder.start():
             self._follow(progress)  # a build already running may predate the latest upload
         return _report(self._follow(progress)), self.status()
+
+    def rebuild_after_upload(self, uploaded: str, progress: gr.Progress) -> tuple[str, str]:
+        """Rebuild after an upload, keeping what the upload said (a refusal stays in view).
+
+        Nothing saved, nothing to rebuild: the upload's report is all there is to show.
+        """
+        if not any(line.startswith("Saved ") for line in uploaded.splitlines()):
+            return uploaded, self.status()
+        counts, status = self.rebuild(progress)
+        return f"{uploaded}\n\n{counts}", status
 
     def _follow(self, progress: gr.Progress) -> RebuildStatus:
         while (current := self.rebuilder.status()).state == "running":

@@ -128,6 +128,12 @@ def _wire(
     def rebuild_with_progress(progress: gr.Progress = gr.Progress()) -> tuple[str, str]:  # noqa: B008
         return chat.rebuild(progress)
 
+    def rebuild_after_upload(
+        uploaded: str,
+        progress: gr.Progress = gr.Progress(),  # noqa: B008
+    ) -> tuple[str, str]:
+        return chat.rebuild_after_upload(uploaded, progress)
+
     def pick_example(evt: gr.SelectData) -> str:
         return str(evt.value["text"])
 
@@ -149,7 +155,7 @@ def _wire(
     v.chatbot.select(pick_message, [answers], shown_views, **cheap)
     v.citations.select(chat.citation, [shown, v.citations], [v.passage, v.full], **cheap)
     v.files.upload(chat.upload, v.files, v.report, **private).then(
-        rebuild_with_progress, None, [v.report, v.status], **private
+        rebuild_after_upload, v.report, [v.report, v.status], **private
     )
     v.rebuild.click(rebuild_with_progress, None, [v.report, v.status], **private)
     # Clear empties the conversation and everything that belongs to it, citations included.
