@@ -92,7 +92,9 @@ def test_ask_cite_upload_rebuild_in_a_real_browser(
     upload.write_text(UPLOAD_TEXT)
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1440, "height": 1000})
+        context = browser.new_context(viewport={"width": 1440, "height": 1000})
+        context.grant_permissions(["clipboard-read", "clipboard-write"], origin=server_url)
+        page = context.new_page()
         page.set_default_timeout(TIMEOUT_MS)
         requests: list[str] = []
         page.on("request", lambda request: requests.append(request.url))
@@ -118,6 +120,12 @@ def test_ask_cite_upload_rebuild_in_a_real_browser(
         expect(page.locator("#full-source mark")).to_contain_text("11,000")
         page.screenshot(path=str(shot), full_page=True)
         assert shot.stat().st_size > 10_000
+
+        # Copy gives the verbatim quote and its citation as plain text, not Markdown.
+        page.locator("#chat").get_by_role("button", name="Copy answer").click()
+        copied = page.evaluate("() => navigator.clipboard.readText()")
+        assert "11,000 North Korean troops" in copied and "characters" in copied
+        assert "\\" not in copied and "<div" not in copied and copied.startswith("“")
 
         page.locator("#upload input[type=file]").set_input_files(str(upload))
         expect(page.locator("#rebuild-report")).to_contain_text("Generation 2", timeout=120_000)

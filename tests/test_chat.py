@@ -103,7 +103,7 @@ def chat(tmp_path: Path, seed_dir: Path) -> Chat:
 
 def test_respond_appends_the_turn_and_shows_the_first_citation(chat: Chat) -> None:
     question = "How many North Korean troops were moved into Russia's Kursk region?"
-    cleared, messages, turns, answers, shown, radio, passage, _full = chat.respond(
+    cleared, messages, turns, answers, shown, radio, passage, _full, plain = chat.respond(
         question, [], [], []
     )
     assert cleared == "" and [m["role"] for m in messages] == ["user", "assistant"]
@@ -111,6 +111,7 @@ def test_respond_appends_the_turn_and_shows_the_first_citation(chat: Chat) -> No
     assert answers == [shown]
     if shown.quotes:
         assert radio.value == 0 and "<mark>" in passage
+        assert plain.startswith(f"“{shown.quotes[0].text}” [1]") and "characters" in plain
     follow = chat.respond("What about the drones?", messages, turns, answers)
     assert len(follow[1]) == 4 and "Searched for" in follow[1][3]["content"]
 

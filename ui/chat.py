@@ -16,6 +16,7 @@ from ui.render import (
     escape_markdown,
     format_answer,
     passage_html,
+    plain_answer,
     source_html,
 )
 from ui.uploads import UploadRejected, save_upload
@@ -78,12 +79,14 @@ class Chat:
         return ("", messages, turns, [*answers, answer], *self.select(answer, 0))
 
     def select(self, answer: Answer | None, index: int | None) -> tuple[Any, ...]:
-        """Return the shown answer, its citation choices, and the views of one citation."""
+        """Return the shown answer, its citation choices, the views of one citation, and the
+        answer as plain text (what "Copy answer" copies)."""
         quotes = answer.quotes if answer else ()
         choices = [(citation_label(n, q), i) for i, (n, q) in enumerate(enumerate(quotes, 1))]
         value = index if index is not None and index < len(quotes) else None
         passage, full = self.citation(answer, value)
-        return answer, gr.Radio(choices=choices, value=value), passage, full
+        radio = gr.Radio(choices=choices, value=value)
+        return answer, radio, passage, full, plain_answer(answer)
 
     def citation(self, answer: Answer | None, index: int | None) -> tuple[str, str]:
         """Return the passage and the whole-source HTML for one citation of an answer."""

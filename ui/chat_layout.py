@@ -22,6 +22,10 @@ _SCROLL = """setTimeout(() => {
   box.scrollTop += offset - box.clientHeight / 3;
 }, 100);"""
 SCROLL_TO_MARK = f"() => {{ {_SCROLL} }}"
+COPY_ANSWER = """() => {
+  const box = document.querySelector('#answer-plain textarea');
+  if (box && box.value) navigator.clipboard.writeText(box.value);
+}"""
 SCROLL_ON_CHANGE = f"watch(['value'], () => {{ {_SCROLL} }});"
 UPLOAD_TYPES = [".txt", ".md", ".markdown", ".html", ".htm", ".pdf", ".docx"]
 
@@ -40,6 +44,7 @@ class Views:
     files: gr.File
     rebuild: gr.Button
     report: gr.Markdown
+    plain: gr.Textbox
 
 
 def build_ui(
@@ -66,8 +71,9 @@ def build_ui(
                 )
             with gr.Column(scale=2):
                 citations, passage, full, files, rebuild, report = _source_panel()
+        plain = gr.Textbox(visible="hidden", elem_id="answer-plain")  # what Copy copies
         views = Views(
-            status, chatbot, question, ask, citations, passage, full, files, rebuild, report
+            status, chatbot, question, ask, citations, passage, full, files, rebuild, report, plain
         )
         _wire(chat, views, *states, gr.Timer(2.0))
     # Past this many waiting events the chat answers "queue full" rather than queue for ever.
@@ -78,6 +84,10 @@ def build_ui(
 def _conversation(
     examples: Sequence[str], max_chars: int
 ) -> tuple[gr.Chatbot, gr.Textbox, gr.Button]:
+    # Copies the answer shown (the last, or the one clicked) as plain text: verbatim quotes and
+    # their citations, not the escaped Markdown of the message.
+    copy = gr.Button("Copy answer", elem_id="copy-answer", size="sm", render=False)
+    copy.click(None, None, None, js=COPY_ANSWER)
     chatbot = gr.Chatbot(
         label="Conversation",
         elem_id="chat",
@@ -86,7 +96,7 @@ def _conversation(
         latex_delimiters=[],
         allow_tags=False,
         feedback_options=None,
-        buttons=["copy"],
+        buttons=[copy],
         placeholder="Ask a question about the sources.",
     )
     with gr.Row():
@@ -141,7 +151,7 @@ def _wire(
         index = evt.index if isinstance(evt.index, int) else evt.index[0]
         return chat.pick_message(answers_now, index)
 
-    shown_views = [shown, v.citations, v.passage, v.full]
+    shown_views = [shown, v.citations, v.passage, v.full, v.plain]
     asked = [v.question, v.chatbot, turns, answers, *shown_views]
     private: dict[str, Any] = {"api_visibility": "private"}
     # One pool of workers for every way of asking; the rest are cheap look-ups.

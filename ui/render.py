@@ -96,3 +96,14 @@ def source_html(source: Source | None, quote: Quote) -> str:
         f"<div class='rag-fulltext'>{escape_html(text[: quote.start])}"
         f"<mark>{escape_html(quote.text)}</mark>{escape_html(text[quote.end :])}</div>"
     )
+
+
+def plain_answer(answer: Answer | None) -> str:
+    """Return an answer as plain text to copy: the verbatim quotes, then their citations."""
+    if answer is None:
+        return ""
+    if answer.refused:
+        return answer.text
+    quotes = "\n".join(f"“{q.text}” [{n}]" for n, q in enumerate(answer.quotes, start=1))
+    cited = "\n".join(citation_label(n, q) for n, q in enumerate(answer.quotes, start=1))
+    return f"{quotes}\n\n{cited}"
