@@ -170,6 +170,19 @@ def test_ask_cite_upload_rebuild_in_a_real_browser(
             " return b.scrollTop > 0 && top >= 0 && top < b.clientHeight; }"
         )
 
+        # The conversation survives a reload, its citations included; New chat starts over.
+        page.reload()
+        expect(chat).to_contain_text("nine metres")
+        chat.locator(".message", has_text="11,000").first.click()
+        expect(page.locator("#passage mark")).to_contain_text("11,000")
+        page.locator("#new-chat").click()
+        expect(chat.locator(".message")).to_have_count(0)
+        page.reload()
+        expect(chat).to_contain_text("Kursk region")  # the empty chat's examples, nothing kept
+        expect(chat.locator(".message")).to_have_count(0)
+        ask(page, SEED_QUESTION)
+        expect(chat.locator(".message").last).to_contain_text("11,000")
+
         # Clear forgets the whole conversation: the next answer's citation is its own.
         page.locator("#chat button[aria-label='Clear']").first.click()
         expect(chat.locator(".message")).to_have_count(0)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import json
 import re
 import time
 from pathlib import Path
@@ -209,3 +210,13 @@ def test_with_an_api_key_the_chat_needs_a_login(tmp_path: Path, seed_dir: Path) 
         assert client.get("/config").status_code == 200
         assert client.post("/ask", json={"question": "Kursk"}).status_code == 401
         assert client.get("/health").status_code == 200
+
+
+def test_a_conversation_round_trips_through_browser_storage(chat: Chat) -> None:
+    question = "How many North Korean troops were moved into Russia's Kursk region?"
+    _, messages, turns, answers, *_ = chat.respond(question, [], [], [])
+    kept = json.loads(json.dumps(chat.keep(messages, turns, answers)))  # as the browser has it
+    again, turns_again, answers_again, shown, *_ = chat.restore(kept)
+    assert (again, turns_again, answers_again) == (messages, turns, answers)
+    assert shown == answers[-1]
+    assert chat.restore({"messages": "garbled"})[:3] == ([], [], [])

@@ -10,6 +10,7 @@ from typing import Any
 import gradio as gr
 
 from rag import Answer, Assistant, IndexMissing, RagError, Rebuilder, RebuildStatus, Turn
+from ui.conversation import restored, stored
 from ui.models import without_paths
 from ui.render import (
     citation_label,
@@ -102,6 +103,22 @@ class Chat:
     def clear(self) -> tuple[Any, ...]:
         """Forget the conversation: its turns, its answers and the citation shown."""
         return ([], [], *self.select(None, None))
+
+    def new_chat(self) -> tuple[Any, ...]:
+        """Start over: no messages, and nothing of the last conversation."""
+        return ([], *self.clear())
+
+    def restore(self, saved: Any) -> tuple[Any, ...]:
+        """Show the conversation the browser kept, its last answer's first citation open."""
+        messages, turns, answers = restored(saved)
+        last = next((a for a in reversed(answers) if a is not None), None)
+        return (messages, turns, answers, *self.select(last, 0 if last else None))
+
+    def keep(
+        self, messages: Messages, turns: list[Turn], answers: list[Answer | None]
+    ) -> dict[str, list[Any]]:
+        """Return what the browser keeps of the conversation."""
+        return stored(messages, turns, answers)
 
     def pick_message(self, answers: list[Answer | None], message: int) -> tuple[Any, ...]:
         """Show the citations of the answer a clicked chat message belongs to."""

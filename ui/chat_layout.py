@@ -11,6 +11,7 @@ import gradio as gr
 
 from rag import Answer, Assistant, Rebuilder
 from ui.chat import QUEUE_PER_SLOT, SEED_EXAMPLES, Chat
+from ui.conversation import EMPTY, STORAGE_KEY
 
 # Scroll the whole-source box (not the page) so that its highlight sits a third of the way down:
 # when the box opens, and whenever it shows another citation.
@@ -45,6 +46,8 @@ class Views:
     rebuild: gr.Button
     report: gr.Markdown
     plain: gr.Textbox
+    new_chat: gr.Button
+    page: gr.Blocks
 
 
 def build_ui(
@@ -61,7 +64,8 @@ def build_ui(
     chat = Chat(assistant, rebuilder, upload_folder)
     blocks = gr.Blocks(title="rag: quoted answers", analytics_enabled=False)
     with blocks:
-        states = (gr.State([]), gr.State([]), gr.State(None))  # turns, answers, shown answer
+        saved = gr.BrowserState(EMPTY, storage_key=STORAGE_KEY)  # the conversation, kept
+        states = (gr.State([]), gr.State([]), gr.State(None), saved)  # turns, answers, shown
         gr.Markdown("## Ask the sources\nEvery answer is quoted word for word from a source.")
         status = gr.Markdown(chat.status, elem_id="index-status")
         with gr.Row():
@@ -69,13 +73,15 @@ def build_ui(
                 chatbot, question, ask = _conversation(
                     examples, assistant.settings.max_question_chars
                 )
+                new_chat = gr.Button("New chat", elem_id="new-chat", size="sm")
             with gr.Column(scale=2):
                 citations, passage, full, files, rebuild, report = _source_panel()
         plain = gr.Textbox(visible="hidden", elem_id="answer-plain")  # what Copy copies
         views = Views(
-            status, chatbot, question, ask, citations, passage, full, files, rebuild, report, plain
-        )
-        _wire(chat, views, *states, gr.Timer(2.0))
+            status, chatbot, question, ask, citations, passage, full, files, rebuild, report, plain,
+            new_chat, blocks,
+        )  # fmt: skip
+        _wire(chat, views, states, gr.Timer(2.0))
     # Past this many waiting events the chat answers "queue full" rather than queue for ever.
     blocks.queue(max_size=QUEUE_PER_SLOT * assistant.settings.max_answers_in_flight)
     return blocks
@@ -133,8 +139,13 @@ def _source_panel() -> tuple[gr.Radio, gr.HTML, gr.HTML, gr.File, gr.Button, gr.
 
 
 def _wire(
-    chat: Chat, v: Views, turns: gr.State, answers: gr.State, shown: gr.State, timer: gr.Timer
+    chat: Chat,
+    v: Views,
+    states: tuple[gr.State, gr.State, gr.State, gr.BrowserState],
+    timer: gr.Timer,
 ) -> None:
+    turns, answers, shown, saved = states
+
     def rebuild_with_progress(progress: gr.Progress = gr.Progress()) -> tuple[str, str]:  # noqa: B008
         return chat.rebuild(progress)
 
@@ -153,15 +164,23 @@ def _wire(
 
     shown_views = [shown, v.citations, v.passage, v.full, v.plain]
     asked = [v.question, v.chatbot, turns, answers, *shown_views]
+    conversation = [v.chatbot, turns, answers]
     private: dict[str, Any] = {"api_visibility": "private"}
+    cheap: dict[str, Any] = {**private, "concurrency_limit": None}
     # One pool of workers for every way of asking; the rest are cheap look-ups.
     asking: dict[str, Any] = {**private, "concurrency_id": "ask", "concurrency_limit": 4}
     for trigger in (v.question.submit, v.ask.click):
-        trigger(chat.respond, [v.question, v.chatbot, turns, answers], asked, **asking)
+        trigger(chat.respond, [v.question, *conversation], asked, **asking).then(
+            chat.keep, conversation, saved, **cheap
+        )
     v.chatbot.example_select(pick_example, None, v.question, **private).then(
-        chat.respond, [v.question, v.chatbot, turns, answers], asked, **asking
+        chat.respond, [v.question, *conversation], asked, **asking
+    ).then(chat.keep, conversation, saved, **cheap)
+    # The browser keeps the conversation: a reload shows it again; New chat starts over.
+    v.page.load(chat.restore, saved, [*conversation, *shown_views], **cheap)
+    v.new_chat.click(chat.new_chat, None, [*conversation, *shown_views], **cheap).then(
+        chat.keep, conversation, saved, **cheap
     )
-    cheap: dict[str, Any] = {**private, "concurrency_limit": None}
     v.chatbot.select(pick_message, [answers], shown_views, **cheap)
     v.citations.select(chat.citation, [shown, v.citations], [v.passage, v.full], **cheap)
     v.files.upload(chat.upload, v.files, v.report, **private).then(
@@ -170,5 +189,7 @@ def _wire(
     v.rebuild.click(rebuild_with_progress, None, [v.report, v.status], **private)
     # Clear empties the conversation and everything that belongs to it, citations included.
     cleared = [turns, answers, *shown_views]
-    v.chatbot.clear(chat.clear, None, cleared, **cheap)
+    v.chatbot.clear(chat.clear, None, cleared, **cheap).then(
+        chat.keep, conversation, saved, **cheap
+    )
     timer.tick(chat.status, None, v.status, show_progress="hidden", **cheap)
