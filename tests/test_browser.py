@@ -28,6 +28,7 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 SCREENSHOT = REPO / "docs" / "screenshot-chat.png"
+SCREENSHOT_DARK_PHONE = REPO / "docs" / "screenshot-chat-dark-phone.png"
 SEED_QUESTION = "How many North Korean troops were moved into Russia's Kursk region?"
 # Markup in a source must reach the screen as text: no live tags, no image fetched.
 UPLOAD_TEXT = (
@@ -200,6 +201,10 @@ def test_ask_cite_upload_rebuild_in_a_real_browser(
         dark.locator("#citations label").first.click()
         color = dark.locator("#passage mark").first.evaluate("m => getComputedStyle(m).color")
         assert color == "rgb(31, 41, 55)", color
+        update = request.config.getoption("--update-screenshot")
+        dark_shot = SCREENSHOT_DARK_PHONE if update else tmp_path / "dark.png"
+        dark.screenshot(path=str(dark_shot), full_page=True)
+        assert dark_shot.stat().st_size > 10_000
         browser.close()
 
 
