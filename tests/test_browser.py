@@ -171,6 +171,18 @@ def test_ask_cite_upload_rebuild_in_a_real_browser(
             " return b.scrollTop > 0 && top >= 0 && top < b.clientHeight; }"
         )
 
+        # The Sources tab lists every source, with a refused file's problem; one can be deleted.
+        page.get_by_role("tab", name="Sources").click()
+        table = page.locator("#sources-table")
+        expect(table).to_contain_text("Tide Log.txt")
+        expect(table).to_contain_text("Port Ellery Harbour")
+        page.locator("#source-pick input").fill("Tide Log.txt")
+        page.get_by_role("option", name="Tide Log.txt").click()
+        page.locator("#delete-source").click()
+        expect(page.locator("#sources-note")).to_contain_text("Deleted Tide Log.txt")
+        expect(table).not_to_contain_text("Tide Log.txt")
+        page.get_by_role("tab", name="Chat").click()
+
         # The conversation survives a reload, its citations included; New chat starts over.
         page.reload()
         expect(chat).to_contain_text("nine metres")

@@ -220,3 +220,19 @@ def test_a_conversation_round_trips_through_browser_storage(chat: Chat) -> None:
     assert (again, turns_again, answers_again) == (messages, turns, answers)
     assert shown == answers[-1]
     assert chat.restore({"messages": "garbled"})[:3] == ([], [], [])
+
+
+def test_the_sources_tab_lists_and_deletes(chat: Chat, tmp_path: Path) -> None:
+    folder = chat.assistant.settings.source_dirs[0]
+    (folder / "empty.txt").write_text("")
+    (folder / "tide.txt").write_text("High tide at Marlow is at six.\n")  # left after a delete
+    rows, pick = chat.sources()
+    by_file = {row[0]: row for row in rows}
+    assert by_file["empty.txt"][6] and "empty" in by_file["empty.txt"][6]  # its problem
+    seed = next(row for row in rows if row[0].endswith(".txt") and row[5] == "yes")
+    assert seed[2] == "TXT" and seed[4] > 0 and seed[3].endswith("kB")
+    assert seed[0] in [choice[0] for choice in pick.choices]
+    quiet = lambda *_args, **_kwargs: None  # noqa: E731 (stands in for gr.Progress)
+    note, rows_after, *_ = chat.delete(seed[0], quiet)  # type: ignore[arg-type]
+    assert f"Deleted {seed[0]}" in html.unescape(note).replace("\\", "")
+    assert seed[0] not in {row[0] for row in rows_after} and not (folder / seed[0]).exists()

@@ -9,7 +9,7 @@ from typing import Any
 
 import gradio as gr
 
-from rag import Answer, Assistant, IndexMissing, RagError, Rebuilder, RebuildStatus, Turn
+from rag import Answer, Assistant, IndexMissing, RagError, Rebuilder, RebuildStatus, Turn, catalog
 from ui.conversation import restored, stored
 from ui.models import without_paths
 from ui.render import (
@@ -20,7 +20,7 @@ from ui.render import (
     plain_answer,
     source_html,
 )
-from ui.uploads import UploadRejected, save_upload
+from ui.uploads import UploadRejected, delete_source, save_upload
 
 __all__ = ["CSS", "SEED_EXAMPLES", "Chat", "format_answer"]
 
@@ -170,6 +170,50 @@ class Chat:
             time.sleep(POLL_S)
         return current
 
+    def sources(self) -> tuple[Any, ...]:
+        """Return the Sources tab's table (one row a source) and the choices to delete."""
+        store = self.assistant.store if self.assistant.ready else None
+        entries = catalog(self.assistant.settings, store)
+        failed = self._build_problems()
+        rows = [
+            [
+                e.id,
+                e.title or "",
+                Path(e.id).suffix.lstrip(".").upper(),
+                _size(e.size),
+                e.chunks,
+                "yes" if e.indexed else "no",
+                without_paths(e.problem or failed.get(e.id, "")),
+            ]
+            for e in entries
+        ]
+        choices = [e.id for e in entries if e.on_disk]
+        return rows, gr.Dropdown(choices=choices, value=None)
+
+    def delete(self, source_id: str | None, progress: gr.Progress) -> tuple[Any, ...]:
+        """Delete a source's file, rebuild, and show the sources and the index again."""
+        if not source_id:
+            return (escape_markdown("Pick a source to delete."), *self.sources(), self.status())
+        try:
+            delete_source(self.assistant.settings.source_dirs, source_id)
+        except (UploadRejected, FileNotFoundError):
+            note = f"{source_id} is no longer there."
+        else:
+            counts, _status = self.rebuild(progress)
+            note = f"Deleted {source_id}. {counts}"
+        return (escape_markdown(note), *self.sources(), self.status())
+
+    def _build_problems(self) -> dict[str, str]:
+        """Return why the last build skipped each file it could not read, by source id."""
+        report = self.rebuilder.status().report
+        folders = [folder.resolve() for folder in self.assistant.settings.source_dirs]
+        problems: dict[str, str] = {}
+        for skipped in report.skipped if report else ():
+            for folder in folders:
+                if skipped.path.resolve().is_relative_to(folder):
+                    problems[skipped.path.resolve().relative_to(folder).as_posix()] = skipped.reason
+        return problems
+
     def status(self) -> str:
         """Describe the index being served and any rebuild under way."""
         current = self.rebuilder.status()
@@ -190,6 +234,12 @@ def _unavailable(err: RagError) -> str:
     if isinstance(err, IndexMissing):
         return "No index is ready yet. It is being built: try again in a moment."
     return f"The index cannot be used now: {err.public}."
+
+
+def _size(size: int | None) -> str:
+    if size is None:
+        return ""
+    return f"{size / 1_000_000:.1f} MB" if size >= 1_000_000 else f"{max(1, size // 1000)} kB"
 
 
 def _count(number: int, noun: str) -> str:

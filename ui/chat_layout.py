@@ -68,14 +68,17 @@ def build_ui(
         states = (gr.State([]), gr.State([]), gr.State(None), saved)  # turns, answers, shown
         gr.Markdown("## Ask the sources\nEvery answer is quoted word for word from a source.")
         status = gr.Markdown(chat.status, elem_id="index-status")
-        with gr.Row():
-            with gr.Column(scale=3):
-                chatbot, question, ask = _conversation(
-                    examples, assistant.settings.max_question_chars
-                )
-                new_chat = gr.Button("New chat", elem_id="new-chat", size="sm")
-            with gr.Column(scale=2):
-                citations, passage, full, files, rebuild, report = _source_panel()
+        with gr.Tabs():
+            with gr.Tab("Chat", elem_id="chat-tab"), gr.Row():
+                with gr.Column(scale=3):
+                    chatbot, question, ask = _conversation(
+                        examples, assistant.settings.max_question_chars
+                    )
+                    new_chat = gr.Button("New chat", elem_id="new-chat", size="sm")
+                with gr.Column(scale=2):
+                    citations, passage, full, files, rebuild, report = _source_panel()
+            with gr.Tab("Sources", elem_id="sources-tab") as sources_tab:
+                _sources_tab(chat, sources_tab, status)
         plain = gr.Textbox(visible="hidden", elem_id="answer-plain")  # what Copy copies
         views = Views(
             status, chatbot, question, ask, citations, passage, full, files, rebuild, report, plain,
@@ -136,6 +139,30 @@ def _source_panel() -> tuple[gr.Radio, gr.HTML, gr.HTML, gr.File, gr.Button, gr.
         rebuild = gr.Button("Rebuild index", elem_id="rebuild")
         report = gr.Markdown(elem_id="rebuild-report")
     return citations, passage, full, files, rebuild, report
+
+
+def _sources_tab(chat: Chat, tab: gr.Tab, status: gr.Markdown) -> None:
+    """Every source with its title, format, size, passages and problems; delete one."""
+    table = gr.Dataframe(
+        headers=["File", "Title", "Format", "Size", "Passages", "Indexed", "Problem"],
+        interactive=False,
+        elem_id="sources-table",
+        wrap=True,
+    )
+    with gr.Row():
+        pick = gr.Dropdown(label="Source", choices=[], elem_id="source-pick", scale=3)
+        delete = gr.Button("Delete", variant="stop", elem_id="delete-source", scale=1)
+    note = gr.Markdown(elem_id="sources-note")
+
+    def delete_with_progress(
+        source_id: str | None,
+        progress: gr.Progress = gr.Progress(),  # noqa: B008
+    ) -> tuple[Any, ...]:
+        return chat.delete(source_id, progress)
+
+    private: dict[str, Any] = {"api_visibility": "private"}
+    tab.select(chat.sources, None, [table, pick], **private)
+    delete.click(delete_with_progress, pick, [note, table, pick, status], **private)
 
 
 def _wire(

@@ -149,11 +149,16 @@ class SourceSummary(BaseModel):
     chunks: int
     indexed: bool = Field(description="The index holds this file's current content.")
     on_disk: bool = Field(description="The file is still in a source folder.")
+    size: int | None = Field(default=None, description="The file's bytes, while on disk.")
+    problem: str | None = Field(default=None, description="Why the file cannot be indexed.")
 
     @classmethod
     def of(cls, entry: CatalogEntry) -> SourceSummary:
-        """Present one catalog entry (its fields are this model's)."""
-        return cls.model_validate(entry, from_attributes=True)
+        """Present one catalog entry (its fields are this model's; no path in a problem)."""
+        problem = without_paths(entry.problem) if entry.problem else None
+        return cls.model_validate(entry, from_attributes=True).model_copy(
+            update={"problem": problem}
+        )
 
 
 class SourceDetail(BaseModel):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 from rag.build.indexer import CACHE_DIR
 from rag.config import Settings
@@ -21,6 +22,8 @@ class CatalogEntry:
     chunks: int
     indexed: bool  # the index holds the file's current content
     on_disk: bool
+    size: int | None = None  # the file's bytes, while it is on disk
+    problem: str | None = None  # why the scan cannot use the file (too large, empty, ...)
 
 
 def catalog(settings: Settings, store: Store | None) -> list[CatalogEntry]:
@@ -29,7 +32,7 @@ def catalog(settings: Settings, store: Store | None) -> list[CatalogEntry]:
     The file digests the last build remembered spare re-reading unchanged files.
     """
     digests = FileDigests(settings.index_dir / CACHE_DIR)
-    files, _skipped = scan_sources(settings.source_dirs, settings.max_file_bytes, digests)
+    files, skipped = scan_sources(settings.source_dirs, settings.max_file_bytes, digests)
     indexed = store.sources if store is not None else {}
     on_disk = {f.id: f for f in files}
     entries = []
@@ -44,6 +47,22 @@ def catalog(settings: Settings, store: Store | None) -> list[CatalogEntry]:
                 chunks=store.chunk_count(source_id) if store is not None else 0,
                 indexed=current,
                 on_disk=file is not None,
+                size=file.size if file is not None else None,
             )
         )
+    for problem in skipped:
+        file_id = _source_id(settings, problem.path)
+        if file_id is not None and file_id not in on_disk:
+            unusable = CatalogEntry(file_id, None, None, 0, False, True, problem=problem.reason)
+            entries.append(unusable)
     return entries
+
+
+def _source_id(settings: Settings, path: Path) -> str | None:
+    """Return a file's id (its path inside its source folder), or None if it is in none."""
+    for folder in settings.source_dirs:
+        try:
+            return path.resolve().relative_to(folder.resolve()).as_posix()
+        except ValueError:
+            continue
+    return None
