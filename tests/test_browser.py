@@ -129,6 +129,8 @@ def test_ask_cite_upload_rebuild_in_a_real_browser(
         assert "\\" not in copied and "<div" not in copied and copied.startswith("“")
 
         page.locator("#upload input[type=file]").set_input_files(str(upload))
+        # while it rebuilds, the upload's report stays readable: the progress is on the status
+        expect(page.locator("#rebuild-report")).to_contain_text("Saved Port Ellery.txt")
         expect(page.locator("#rebuild-report")).to_contain_text("Generation 2", timeout=120_000)
         expect(page.locator("#rebuild-report")).to_contain_text("1 added")
 

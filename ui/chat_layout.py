@@ -210,10 +210,12 @@ def _wire(
     )
     v.chatbot.select(pick_message, [answers], shown_views, **cheap)
     v.citations.select(chat.citation, [shown, v.citations], [v.passage, v.full], **cheap)
+    # A rebuild's progress shows on the index status line, not over the upload's report.
+    building: dict[str, Any] = {**private, "show_progress_on": v.status}
     v.files.upload(chat.upload, v.files, v.report, **private).then(
-        rebuild_after_upload, v.report, [v.report, v.status], **private
+        rebuild_after_upload, v.report, [v.report, v.status], **building
     )
-    v.rebuild.click(rebuild_with_progress, None, [v.report, v.status], **private)
+    v.rebuild.click(rebuild_with_progress, None, [v.report, v.status], **building)
     # Clear empties the conversation and everything that belongs to it, citations included.
     cleared = [turns, answers, *shown_views]
     v.chatbot.clear(chat.clear, None, cleared, **cheap).then(
