@@ -39,6 +39,7 @@ UPLOAD_TEXT = (
 )
 UPLOAD_QUESTION = "Who is the harbour master of Port Ellery?"
 TIMEOUT_MS = 60_000
+expect.set_options(timeout=TIMEOUT_MS)  # assertions wait as long as actions: CI may be busy
 
 pytestmark = [
     pytest.mark.browser,
