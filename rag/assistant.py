@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from rag.answering.grounding import Policy, answer
 from rag.config import Settings
@@ -138,8 +138,25 @@ class Assistant:
         _, extra = self._second_hop(loaded, query, query, vector, hits[: self.settings.top_k])
         return interleave(hits, extra)[:k]
 
-    def ask(self, question: str, history: Sequence[Turn] = (), top_k: int | None = None) -> Answer:
-        """Answer a question with verbatim quotes, or refuse."""
+    def ask(
+        self,
+        question: str,
+        history: Sequence[Turn] = (),
+        top_k: int | None = None,
+        max_quotes: int | None = None,
+        threshold: float | None = None,
+    ) -> Answer:
+        """Answer a question with verbatim quotes, or refuse.
+
+        Args:
+            top_k, max_quotes, threshold: this question's passages to read, most quotes and
+                refusal threshold, instead of the settings' and the reader's.
+        """
+        policy = replace(
+            self.policy,
+            max_quotes=max_quotes or self.policy.max_quotes,
+            threshold=self.policy.threshold if threshold is None else threshold,
+        )
         loaded = self._current()  # one generation serves the whole question
         query = standalone_query(question, history)
         vectors = self.embedder.embed([query] if query == question else [query, question])
@@ -155,7 +172,7 @@ class Assistant:
             question,
             reading,
             store,
-            self.policy,
+            policy,
             query,
             store.generation,
             loaded.lexicon,

@@ -236,3 +236,12 @@ def test_the_sources_tab_lists_and_deletes(chat: Chat, tmp_path: Path) -> None:
     note, rows_after, *_ = chat.delete(seed[0], quiet)  # type: ignore[arg-type]
     assert f"Deleted {seed[0]}" in html.unescape(note).replace("\\", "")
     assert seed[0] not in {row[0] for row in rows_after} and not (folder / seed[0]).exists()
+
+
+def test_session_settings_change_how_a_question_is_answered(chat: Chat) -> None:
+    question = "How many North Korean troops were moved into Russia's Kursk region?"
+    answered = chat.respond(question, [], [], [])[3][-1]
+    strict = chat.respond(question, [], [], [], 8, 3, 1.0)[3][-1]  # strictness at its highest
+    assert not answered.refused and strict.refused
+    one = chat.respond(question, [], [], [], 8, 1, 0.0)[3][-1]
+    assert len(one.quotes) == 1

@@ -54,9 +54,21 @@ class Chat:
         self.upload_folder = upload_folder.resolve()
 
     def respond(
-        self, question: str, messages: Messages, turns: list[Turn], answers: list[Answer | None]
+        self,
+        question: str,
+        messages: Messages,
+        turns: list[Turn],
+        answers: list[Answer | None],
+        top_k: float | None = None,
+        max_quotes: float | None = None,
+        strictness: float | None = None,
     ) -> tuple[Any, ...]:
-        """Ask the question with the conversation so far; show the answer and its first quote."""
+        """Ask the question with the conversation so far; show the answer and its first quote.
+
+        Args:
+            top_k, max_quotes, strictness: this session's settings (the refusal threshold is
+                the strictness); None keeps the server's.
+        """
         question = question.strip()
         limit = self.assistant.settings.max_question_chars
         if not question:
@@ -66,7 +78,13 @@ class Chat:
             reply = f"The question is longer than {limit} characters; please shorten it."
         else:
             try:
-                answer = self.assistant.ask(question, turns)
+                answer = self.assistant.ask(
+                    question,
+                    turns,
+                    top_k=int(top_k) if top_k else None,
+                    max_quotes=int(max_quotes) if max_quotes else None,
+                    threshold=strictness,
+                )
                 reply = format_answer(answer)
             except RagError as err:
                 reply = escape_markdown(_unavailable(err))

@@ -48,6 +48,7 @@ class Views:
     plain: gr.Textbox
     new_chat: gr.Button
     page: gr.Blocks
+    tuning: tuple[gr.Slider, gr.Slider, gr.Slider]
 
 
 def build_ui(
@@ -75,6 +76,7 @@ def build_ui(
                         examples, assistant.settings.max_question_chars
                     )
                     new_chat = gr.Button("New chat", elem_id="new-chat", size="sm")
+                    tuning = _settings(assistant)
                 with gr.Column(scale=2):
                     citations, passage, full, files, rebuild, report = _source_panel()
             with gr.Tab("Sources", elem_id="sources-tab") as sources_tab:
@@ -82,7 +84,7 @@ def build_ui(
         plain = gr.Textbox(visible="hidden", elem_id="answer-plain")  # what Copy copies
         views = Views(
             status, chatbot, question, ask, citations, passage, full, files, rebuild, report, plain,
-            new_chat, blocks,
+            new_chat, blocks, tuning,
         )  # fmt: skip
         _wire(chat, views, states, gr.Timer(2.0))
     # Past this many waiting events the chat answers "queue full" rather than queue for ever.
@@ -141,6 +143,25 @@ def _source_panel() -> tuple[gr.Radio, gr.HTML, gr.HTML, gr.File, gr.Button, gr.
     return citations, passage, full, files, rebuild, report
 
 
+def _settings(assistant: Assistant) -> tuple[gr.Slider, gr.Slider, gr.Slider]:
+    """This session's settings, starting from the server's."""
+    settings = assistant.settings
+    with gr.Accordion("Settings", open=False, elem_id="settings"):
+        top_k = gr.Slider(1, 50, settings.top_k, step=1, label="Passages searched", elem_id="top-k")
+        quotes = gr.Slider(
+            1, 10, settings.max_quotes, step=1, label="Most quotes", elem_id="max-quotes"
+        )
+        strictness = gr.Slider(
+            0.0,
+            1.0,
+            assistant.policy.threshold,
+            step=0.01,
+            label="Refusal strictness (higher refuses more readily)",
+            elem_id="strictness",
+        )
+    return top_k, quotes, strictness
+
+
 def _sources_tab(chat: Chat, tab: gr.Tab, status: gr.Markdown) -> None:
     """Every source with its title, format, size, passages and problems; delete one."""
     table = gr.Dataframe(
@@ -196,12 +217,13 @@ def _wire(
     cheap: dict[str, Any] = {**private, "concurrency_limit": None}
     # One pool of workers for every way of asking; the rest are cheap look-ups.
     asking: dict[str, Any] = {**private, "concurrency_id": "ask", "concurrency_limit": 4}
+    asking_inputs = [v.question, *conversation, *v.tuning]
     for trigger in (v.question.submit, v.ask.click):
-        trigger(chat.respond, [v.question, *conversation], asked, **asking).then(
+        trigger(chat.respond, asking_inputs, asked, **asking).then(
             chat.keep, conversation, saved, **cheap
         )
     v.chatbot.example_select(pick_example, None, v.question, **private).then(
-        chat.respond, [v.question, *conversation], asked, **asking
+        chat.respond, asking_inputs, asked, **asking
     ).then(chat.keep, conversation, saved, **cheap)
     # The browser keeps the conversation: a reload shows it again; New chat starts over.
     v.page.load(chat.restore, saved, [*conversation, *shown_views], **cheap)
