@@ -14,6 +14,7 @@ from ui.conversation import restored, stored
 from ui.models import without_paths
 from ui.render import (
     citation_label,
+    count,
     escape_markdown,
     format_answer,
     passage_html,
@@ -191,8 +192,8 @@ class Chat:
     def sources(self) -> tuple[Any, ...]:
         """Return the Sources tab's table (one row a source) and the choices to delete."""
         store = self.assistant.store if self.assistant.ready else None
-        entries = catalog(self.assistant.settings, store)
-        failed = self._build_problems()
+        report = self.rebuilder.status().report  # what the last build could not read
+        entries = catalog(self.assistant.settings, store, report.skipped if report else ())
         rows = [
             [
                 e.id,
@@ -201,7 +202,7 @@ class Chat:
                 _size(e.size),
                 e.chunks,
                 "yes" if e.indexed else "no",
-                without_paths(e.problem or failed.get(e.id, "")),
+                without_paths(e.problem or ""),
             ]
             for e in entries
         ]
@@ -221,17 +222,6 @@ class Chat:
             note = f"Deleted {source_id}. {counts}"
         return (escape_markdown(note), *self.sources(), self.status())
 
-    def _build_problems(self) -> dict[str, str]:
-        """Return why the last build skipped each file it could not read, by source id."""
-        report = self.rebuilder.status().report
-        folders = [folder.resolve() for folder in self.assistant.settings.source_dirs]
-        problems: dict[str, str] = {}
-        for skipped in report.skipped if report else ():
-            for folder in folders:
-                if skipped.path.resolve().is_relative_to(folder):
-                    problems[skipped.path.resolve().relative_to(folder).as_posix()] = skipped.reason
-        return problems
-
     def status(self) -> str:
         """Describe the index being served and any rebuild under way."""
         current = self.rebuilder.status()
@@ -243,8 +233,8 @@ class Chat:
             return escape_markdown("No index yet: rebuild it below.")
         store = self.assistant.store
         return escape_markdown(
-            f"Index generation {store.generation}: {_count(len(store.sources), 'source')}, "
-            f"{_count(len(store.chunks), 'passage')}."
+            f"Index generation {store.generation}: {count(len(store.sources), 'source')}, "
+            f"{count(len(store.chunks), 'passage')}."
         )
 
 
@@ -260,10 +250,6 @@ def _size(size: int | None) -> str:
     return f"{size / 1_000_000:.1f} MB" if size >= 1_000_000 else f"{max(1, size // 1000)} kB"
 
 
-def _count(number: int, noun: str) -> str:
-    return f"{number} {noun}{'' if number == 1 else 's'}"
-
-
 def _report(current: RebuildStatus) -> str:
     report = current.report
     if current.state == "failed" or report is None:
@@ -271,8 +257,8 @@ def _report(current: RebuildStatus) -> str:
     if not report.published:
         return escape_markdown(f"Nothing changed: generation {report.generation} still serves.")
     return escape_markdown(
-        f"Generation {report.generation}: {_count(report.sources, 'source')}, "
-        f"{_count(report.chunks, 'passage')} "
+        f"Generation {report.generation}: {count(report.sources, 'source')}, "
+        f"{count(report.chunks, 'passage')} "
         f"({report.added} added, {report.changed} changed, {report.removed} removed, "
         f"{report.unchanged} unchanged, {len(report.skipped)} skipped; {report.embedded} embedded) "
         f"in {report.seconds:.1f} s."

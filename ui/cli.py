@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import ValidationError
 
 from rag import Settings, configure_runtime
+from ui.render import count
 
 if TYPE_CHECKING:
     from rag import Answer, BuildReport, Indexer
@@ -133,20 +134,16 @@ def _flag(location: tuple[object, ...]) -> str:
     return f"--{name.replace('_', '-')} (or RAG_{name.upper()})"
 
 
-def _count(number: int, noun: str) -> str:
-    return f"{number} {noun}{'' if number == 1 else 's'}"
-
-
 def _report(report: BuildReport) -> str:
     if not report.published:
         return (
             f"nothing changed: generation {report.generation} still serves "
-            f"({_count(report.sources, 'source')}, {_count(report.chunks, 'chunk')}; "
+            f"({count(report.sources, 'source')}, {count(report.chunks, 'chunk')}; "
             f"checked in {report.seconds:.1f} s)"
         )
     return (
-        f"generation {report.generation}: {_count(report.sources, 'source')}, "
-        f"{_count(report.chunks, 'chunk')} "
+        f"generation {report.generation}: {count(report.sources, 'source')}, "
+        f"{count(report.chunks, 'chunk')} "
         f"({report.added} added, {report.changed} changed, {report.removed} removed, "
         f"{report.unchanged} unchanged; {report.embedded} texts embedded) "
         f"in {report.seconds:.1f} s"

@@ -107,3 +107,8 @@ def plain_answer(answer: Answer | None) -> str:
     quotes = "\n".join(f"“{q.text}” [{n}]" for n, q in enumerate(answer.quotes, start=1))
     cited = "\n".join(citation_label(n, q) for n, q in enumerate(answer.quotes, start=1))
     return f"{quotes}\n\n{cited}"
+
+
+def count(number: int, noun: str) -> str:
+    """Return "1 source", "2 sources": a number with its noun."""
+    return f"{number} {noun}{'' if number == 1 else 's'}"

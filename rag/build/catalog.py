@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -10,6 +11,7 @@ from rag.config import Settings
 from rag.index.base import Store
 from rag.sources.digests import FileDigests
 from rag.sources.scan import scan_sources
+from rag.types import Skipped
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,15 +28,22 @@ class CatalogEntry:
     problem: str | None = None  # why the scan cannot use the file (too large, empty, ...)
 
 
-def catalog(settings: Settings, store: Store | None) -> list[CatalogEntry]:
+def catalog(
+    settings: Settings, store: Store | None, failed: Sequence[Skipped] = ()
+) -> list[CatalogEntry]:
     """List the files in the source folders, then indexed sources whose file is gone.
 
     The file digests the last build remembered spare re-reading unchanged files.
+
+    Args:
+        failed: files a build could not read (its report's `skipped`): their reasons become
+            their entries' problems.
     """
     digests = FileDigests(settings.index_dir / CACHE_DIR)
     files, skipped = scan_sources(settings.source_dirs, settings.max_file_bytes, digests)
     indexed = store.sources if store is not None else {}
     on_disk = {f.id: f for f in files}
+    reasons = {_source_id(settings, s.path): s.reason for s in failed}
     entries = []
     for source_id in [f.id for f in files] + sorted(set(indexed) - set(on_disk)):
         source, file = indexed.get(source_id), on_disk.get(source_id)
@@ -48,6 +57,7 @@ def catalog(settings: Settings, store: Store | None) -> list[CatalogEntry]:
                 indexed=current,
                 on_disk=file is not None,
                 size=file.size if file is not None else None,
+                problem=reasons.get(source_id) if file is not None else None,
             )
         )
     for problem in skipped:
