@@ -17,10 +17,12 @@ if TYPE_CHECKING:
         BuildReport,
         CatalogEntry,
         Indexer,
+        MilvusIndexer,
         Rebuilder,
         RebuildStatus,
         build_index,
         catalog,
+        make_indexer,
     )
     from rag.config import Settings
     from rag.durable import fsync_path
@@ -37,9 +39,12 @@ if TYPE_CHECKING:
     )
     from rag.index import LocalStore, Store, load_current
     from rag.quality.evaluation import evaluate
+    from rag.quality.neural_training import train_neural_reader
+    from rag.quality.span_training import SpanRun
     from rag.quality.training import train_reader
     from rag.reading import LinearReader, Reader, Reading
     from rag.reading.linear import DEFAULT_MODEL
+    from rag.reading.neural import DEFAULT_WEIGHTS, NeuralReader
     from rag.runtime import configure_runtime
     from rag.sources import SUPPORTED, load_source, load_sources, scan_sources
     from rag.sources.watch import watch_sources
@@ -80,6 +85,8 @@ _EXPORTS = {
     "BuildReport": "rag.build",
     "CatalogEntry": "rag.build",
     "Indexer": "rag.build",
+    "MilvusIndexer": "rag.build",
+    "make_indexer": "rag.build",
     "RebuildStatus": "rag.build",
     "Rebuilder": "rag.build",
     "build_index": "rag.build",
@@ -88,6 +95,11 @@ _EXPORTS = {
     "Reader": "rag.reading",
     "Reading": "rag.reading",
     "DEFAULT_MODEL": "rag.reading.linear",
+    "DEFAULT_WEIGHTS": "rag.reading.neural",
+    "NeuralReader": "rag.reading.neural",
+    "load_reader": "rag.reading.load",
+    "SpanRun": "rag.quality.span_training",
+    "train_neural_reader": "rag.quality.neural_training",
     "REFUSAL": "rag.answering",
     "Assistant": "rag.assistant",
     "evaluate": "rag.quality.evaluation",
@@ -95,6 +107,7 @@ _EXPORTS = {
 }
 __all__ = [
     "DEFAULT_MODEL",
+    "DEFAULT_WEIGHTS",
     "REFUSAL",
     "SUPPORTED",
     "Answer",
@@ -111,7 +124,9 @@ __all__ = [
     "Indexer",
     "LinearReader",
     "LocalStore",
+    "MilvusIndexer",
     "ModelMissing",
+    "NeuralReader",
     "OnnxEmbedder",
     "Quote",
     "RagError",
@@ -126,6 +141,7 @@ __all__ = [
     "Source",
     "SourceError",
     "SourceFile",
+    "SpanRun",
     "Store",
     "Turn",
     "build_index",
@@ -135,9 +151,12 @@ __all__ = [
     "fsync_path",
     "load_current",
     "load_embedder",
+    "load_reader",
     "load_source",
     "load_sources",
+    "make_indexer",
     "scan_sources",
+    "train_neural_reader",
     "train_reader",
     "watch_sources",
 ]

@@ -11,11 +11,11 @@ from rag.answering.grounding import Policy, answer
 from rag.config import Settings
 from rag.embedding.base import Embedder
 from rag.errors import IndexMissing, RagError
+from rag.index.backends import open_published, published_generation
 from rag.index.base import Store, Vectors
-from rag.index.generations import current_generation, load_current
 from rag.reading.base import Reader, Reading
 from rag.reading.features import store_lexicon
-from rag.reading.linear import LinearReader, ReaderModel
+from rag.reading.load import load_reader
 from rag.retrieval.retriever import Retriever, interleave
 from rag.text.followup import bridge_names, standalone_query
 from rag.text.lexicon import Lexicon
@@ -44,7 +44,7 @@ class Assistant:
     ) -> None:
         self.settings = settings
         self.embedder = embedder
-        self.reader: Reader = reader or LinearReader(ReaderModel.load())
+        self.reader: Reader = reader or load_reader(settings.reader)
         threshold = settings.refusal_threshold
         self.policy = Policy(
             threshold=self.reader.threshold if threshold is None else threshold,
@@ -95,10 +95,10 @@ class Assistant:
         keeps serving, and with none loaded `ask` raises that error.
         """
         with self._lock:
-            if self._loaded and current_generation(self.settings.index_dir) == self.generation:
+            if self._loaded and published_generation(self.settings) == self.generation:
                 return False
             try:
-                store = load_current(self.settings.index_dir, self.embedder)
+                store = open_published(self.settings, self.embedder)
             except RagError as exc:
                 self._error = exc
                 if isinstance(exc, IndexMissing):  # expected before the first build

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -30,8 +31,31 @@ class Settings(BaseModel):
     embed_batch_size: int = Field(default=64, ge=1, description="Texts per embedding batch.")
     top_k: int = Field(default=8, ge=1, le=100, description="Passages retrieved per question.")
     max_quotes: int = Field(default=3, ge=1, le=10, description="Most quotes in one answer.")
+    reader: Literal["neural", "linear"] = Field(
+        default="linear",
+        description="Who reads the passages: the trained span model, or the fast feature model.",
+    )
     refusal_threshold: float | None = Field(
         default=None, description="Override the trained reader's calibrated refusal threshold."
+    )
+    store: Literal["local", "milvus"] = Field(
+        default="local",
+        description="Where the index lives: FAISS + bm25s folders under index_dir, or Milvus.",
+    )
+    milvus_uri: str = Field(
+        default="",
+        description="A Milvus server (http://host:19530) or a milvus-lite file (.db); "
+        "default: index_dir/milvus.db.",
+    )
+    milvus_token: str | None = Field(default=None, description="The Milvus server's token.")
+    milvus_collection: str = Field(
+        default="rag",
+        pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,200}$",
+        description="Prefix of the Milvus collections (chunks, sentences, sources, state).",
+    )
+    dense_index: Literal["flat", "hnsw", "ivf"] = Field(
+        default="flat",
+        description="The dense index: exact (flat) or approximate (hnsw, ivf) for large corpora.",
     )
     host: str = Field(default="127.0.0.1", description="Address the server binds.")
     port: int = Field(default=8000, ge=1, le=65535, description="Port the server binds.")

@@ -49,17 +49,20 @@ def seed_dir(tmp_path: Path) -> Path:
     return target
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="session", params=["local", "milvus"])
 def seed_settings(
-    tmp_path_factory: pytest.TempPathFactory, real_embedder: OnnxEmbedder
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+    real_embedder: OnnxEmbedder,
 ) -> Settings:
-    """Settings of an index of the real seeds, built once with the real model."""
-    from rag.build.indexer import build_index
+    """Settings of an index of the real seeds, built once with the real model, on each
+    backend: local FAISS + bm25s folders, and Milvus (milvus-lite)."""
+    from rag.build.backends import build_index
 
-    root = tmp_path_factory.mktemp("seed-index")
+    root = tmp_path_factory.mktemp(f"seed-index-{request.param}")
     sources = root / "sources"
     shutil.copytree(SEEDS, sources)
-    settings = Settings(source_dirs=(sources,), index_dir=root / "index")
+    settings = Settings(source_dirs=(sources,), index_dir=root / "index", store=request.param)
     build_index(settings, real_embedder)
     return settings
 

@@ -10,6 +10,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from rag.index.base import Store
+from rag.index.fusion import fuse
 from rag.reading.base import Reading
 from rag.reading.features import candidates
 from rag.text.lexicon import Lexicon
@@ -73,6 +74,11 @@ class MemoryStore:
             for row, c in enumerate(self.chunks)
         ]
         return sorted((s for s in scored if s[1] > 0), key=lambda s: -s[1])[:k]
+
+    def search_hybrid(
+        self, vector: NDArray[np.float32], query: str, k: int, pool: int
+    ) -> list[tuple[int, float]]:
+        return fuse((self.search_dense(vector, pool), self.search_keyword(query, pool)), k)
 
     def chunk_vectors(self, rows: Sequence[int] | NDArray[np.int64]) -> NDArray[np.float32]:
         return self._chunk_vectors[np.asarray(rows, dtype=np.int64)]

@@ -21,7 +21,7 @@ from rag import Settings, configure_runtime
 from ui.render import count
 
 if TYPE_CHECKING:
-    from rag import Answer, BuildReport, Indexer
+    from rag import Answer, BuildReport, Indexer, MilvusIndexer
 
 EXIT_REFUSED = 1
 EXIT_ERROR = 2
@@ -91,12 +91,17 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--json", action="store_true", help="print one JSON object")
     train = sub.add_parser(
         "train",
-        help="fit the reader model on SQuAD-style paragraphs",
-        description="TRAIN_DIR holds paragraphs.jsonl (see ../shared/train/README.md).",
+        help="fit a reader model on SQuAD-style paragraphs",
+        description="The linear reader: TRAIN_DIR holds paragraphs.jsonl (e.g. "
+        "../shared/train/squad11). The neural reader (--neural): TRAIN_DIR holds squad11-train/, "
+        "squad2-train/ and squad11/ (../shared/train); it resumes from its checkpoint in "
+        "WORK_DIR/span.",
     )
-    train.add_argument("train_dir", type=Path, help="folder with paragraphs.jsonl")
+    train.add_argument("train_dir", type=Path, help="the training data folder")
+    train.add_argument("--neural", action="store_true", help="train the neural span reader")
+    train.add_argument("--steps", type=int, help="the neural reader's training steps")
     train.add_argument("--work-dir", type=Path, default=Path(".cache/train"))
-    train.add_argument("--out", type=Path, help="default: the packaged reader model")
+    train.add_argument("--out", type=Path, help="default: the packaged model")
     return parser
 
 
@@ -151,9 +156,9 @@ def _report(report: BuildReport) -> str:
 
 
 def _index(args: argparse.Namespace, settings: Settings) -> int:
-    from rag import Indexer, load_embedder
+    from rag import load_embedder, make_indexer
 
-    indexer = Indexer(settings, load_embedder(settings))
+    indexer = make_indexer(settings, load_embedder(settings))
     bar = BarProgress()
     report = indexer.build(bar)
     bar.close()
@@ -163,7 +168,7 @@ def _index(args: argparse.Namespace, settings: Settings) -> int:
     return _watch(settings, indexer) if args.watch else 0
 
 
-def _watch(settings: Settings, indexer: Indexer) -> int:
+def _watch(settings: Settings, indexer: Indexer | MilvusIndexer) -> int:
     import time
 
     from rag import RagError, watch_sources
@@ -242,12 +247,29 @@ def _eval(args: argparse.Namespace, settings: Settings) -> int:
 def _train(args: argparse.Namespace, settings: Settings) -> int:
     from rag import DEFAULT_MODEL, load_embedder, train_reader
 
+    if args.neural:
+        return _train_neural(args, settings)
     bar = BarProgress()
     model, report = train_reader(args.train_dir, args.work_dir, load_embedder(settings), bar)
     bar.close()
     out = args.out or DEFAULT_MODEL
     model.save(out)
     print(json.dumps(report, indent=1))
+    print(f"wrote {out}")
+    return 0
+
+
+def _train_neural(args: argparse.Namespace, settings: Settings) -> int:
+    from rag import DEFAULT_WEIGHTS, SpanRun, load_embedder, train_neural_reader
+
+    run = SpanRun() if args.steps is None else SpanRun(steps=args.steps)
+    out = args.out or DEFAULT_WEIGHTS
+    bar = BarProgress()
+    record = train_neural_reader(
+        args.train_dir, args.work_dir, load_embedder(settings), out, run, progress=bar
+    )
+    bar.close()
+    print(json.dumps(record.figures, indent=1))
     print(f"wrote {out}")
     return 0
 

@@ -158,16 +158,31 @@ def answer(
     quotes = tuple(quote(store, s, p) for s, p in _merge_adjacent(picked, store))
     if not quotes:
         return refusal
-    short = ""
-    if reader is not None and lexicon is not None:
-        start, end = reader.short_answer(question, quotes[0].text, lexicon)
-        short = quotes[0].text[start:end]
     return Answer(
         question=question,
         text=compose(quotes),
         quotes=quotes,
-        short_answer=short,
+        short_answer=_short_answer(question, reading, quotes[0], store, reader, lexicon),
         query=query,
         generation=generation,
         confidence=round(reading.answerable, 4),
     )
+
+
+def _short_answer(
+    question: str,
+    reading: Reading,
+    first: Quote,
+    store: Store,
+    reader: Reader | None,
+    lexicon: Lexicon | None,
+) -> str:
+    """The reading's own span when it lies in the first quote, else the reader's pick in it."""
+    for candidate, span in zip(reading.candidates, reading.spans, strict=False):
+        inside = span is not None and first.start <= span[0] < span[1] <= first.end
+        if candidate.sentence.source_id == first.source and span is not None and inside:
+            return store.sources[first.source].text[span[0] : span[1]]
+    if reader is None or lexicon is None:
+        return ""
+    start, end = reader.short_answer(question, first.text, lexicon)
+    return first.text[start:end]

@@ -1,7 +1,9 @@
 """Source folders -> a published generation: incremental builds, rebuilds, the catalog."""
 
+from rag.build.backends import build_index, make_indexer
 from rag.build.catalog import CatalogEntry, catalog
-from rag.build.indexer import CACHE_DIR, Indexer, build_index
+from rag.build.indexer import CACHE_DIR, Indexer
+from rag.build.milvus_indexer import MilvusIndexer
 from rag.build.rebuild import Rebuilder, RebuildStatus
 from rag.build.report import BuildReport
 
@@ -10,8 +12,10 @@ __all__ = [
     "BuildReport",
     "CatalogEntry",
     "Indexer",
+    "MilvusIndexer",
     "RebuildStatus",
     "Rebuilder",
     "build_index",
     "catalog",
+    "make_indexer",
 ]

@@ -6,20 +6,44 @@ from the generation the build starts from.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Protocol
 
 from rag.errors import SourceError
 from rag.index.keyword import stemmer_language
-from rag.index.layout.manifest import Chunking
+from rag.index.layout.manifest import Chunking, Manifest
 from rag.index.layout.parts import source_order
-from rag.index.local import LocalStore
 from rag.sources.extract import EXTRACTOR, load_source
 from rag.text.chunking import chunk
 from rag.types import Chunk, Skipped, Source, SourceFile
 
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
+
+
+class Previous(Protocol):
+    """What a build reads of the generation it starts from (a LocalStore, a MilvusStore)."""
+
+    @property
+    def manifest(self) -> Manifest:
+        """How it was built."""
+        ...
+
+    @property
+    def sources(self) -> Mapping[str, Source]:
+        """Its sources by id."""
+        ...
+
+    @property
+    def chunks(self) -> Sequence[Chunk]:
+        """Its chunks, grouped by source."""
+        ...
+
+    @property
+    def chunk_rows(self) -> Mapping[str, range]:
+        """Each source's rows in `chunks`."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,7 +58,7 @@ class Gathered:
 def gather(
     files: Sequence[SourceFile],
     skipped: list[Skipped],
-    previous: LocalStore | None,
+    previous: Previous | None,
     chunking: Chunking,
     report: Progress,
 ) -> Gathered:
@@ -45,7 +69,7 @@ def gather(
     return Gathered(*_assemble(files, loaded, previous, chunking, report))
 
 
-def unchanged(previous: LocalStore, found: Gathered) -> bool:
+def unchanged(previous: Previous, found: Gathered) -> bool:
     """Tell whether a build would publish what `previous` already holds."""
     old = previous.sources
     return (
@@ -59,7 +83,7 @@ def unchanged(previous: LocalStore, found: Gathered) -> bool:
 def _assemble(
     files: Sequence[SourceFile],
     loaded: dict[str, Source],
-    previous: LocalStore | None,
+    previous: Previous | None,
     chunking: Chunking,
     report: Progress,
 ) -> tuple[list[Source], list[Chunk], set[str]]:

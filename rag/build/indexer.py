@@ -76,6 +76,10 @@ class Indexer:
                 ) from exc
         return report
 
+    def forget(self) -> None:
+        """Drop the generation held in memory: the next build reads the index back."""
+        self.last = None
+
     def previous(self) -> LocalStore | None:
         """Return the live generation to build on, or None to build everything afresh."""
         last, embedder = self.last, self.embedder

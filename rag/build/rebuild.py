@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Literal
 
-from rag.build.indexer import Indexer
+from rag.build.backends import make_indexer
 from rag.build.report import BuildReport
 from rag.config import Settings
 from rag.embedding.base import Embedder
@@ -48,7 +48,7 @@ class Rebuilder:
         on_success: Callable[[BuildReport], None],
     ) -> None:
         self.settings = settings
-        self.indexer = Indexer(settings, embedder)  # keeps the last generation it built
+        self.indexer = make_indexer(settings, embedder)  # keeps the last generation it built
         self.on_success = on_success
         self._lock = threading.Lock()
         self._status = RebuildStatus()
@@ -96,7 +96,7 @@ class Rebuilder:
             report = self.indexer.build(self._progress)
             self.on_success(report)
         except Exception as exc:  # a bug too must end as "failed", never stay "running"
-            self.indexer.last = None  # the next build reads the index back, verifying it
+            self.indexer.forget()  # the next build reads the index back, verifying it
             if not isinstance(exc, RagError):
                 log.exception("background rebuild crashed")
             # a bug's message is for the log above, not for the clients that read the status

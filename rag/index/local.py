@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from rag.index.fusion import fuse
 from rag.index.keyword import KeywordIndex
 from rag.index.layout.chunk_table import Lines
 from rag.index.layout.manifest import (
@@ -63,6 +64,14 @@ class LocalStore:
         self.directory: Path | None = None  # where it is published, once it is
         self.file_stats: dict[str, FileStat] = {}  # its files as they were when read or written
         self.inherited: Inherited | None = None  # parts it may link from an earlier generation
+        self._search: Any = dense  # the index searched: the exact one, or an approximate one
+
+    def approximate(self, kind: str) -> None:
+        """Search with an approximate index of `kind` ("ivf", "hnsw"; "flat": exact) from now on."""
+        from rag.index.approximate import approximate_index
+
+        found = approximate_index(self._chunk_matrix, kind) if kind != "flat" else None
+        self._search = found if found is not None else self._dense
 
     @cached_property
     def _sentence_row(self) -> dict[Sentence, int]:
@@ -94,12 +103,16 @@ class LocalStore:
         if k <= 0:
             return []
         query = np.ascontiguousarray(vector, dtype=np.float32).reshape(1, self.dim)
-        scores, rows = self._dense.search(query, k)
+        scores, rows = self._search.search(query, k)
         return [(int(r), float(s)) for r, s in zip(rows[0], scores[0], strict=True) if r >= 0]
 
     def search_keyword(self, query: str, k: int) -> list[tuple[int, float]]:
         """Return up to k (chunk row, bm25 score) pairs, best first; [] without known terms."""
         return self.keyword.search(query, k)
+
+    def search_hybrid(self, vector: Vectors, query: str, k: int, pool: int) -> list[tuple[int, float]]:
+        """Return the k best rows of both searches (`pool` each), fused by reciprocal rank."""
+        return fuse((self.search_dense(vector, pool), self.search_keyword(query, pool)), k)
 
     def published(self, directory: Path) -> None:
         """Note where the generation now lives, and its files as they are there."""

@@ -29,6 +29,8 @@ class Reading:
     candidates: tuple[Candidate, ...]
     probabilities: tuple[float, ...]
     answerable: float
+    # per candidate, the short answer's span in its source, when the reader found one there
+    spans: tuple[tuple[int, int] | None, ...] = ()
 
 
 class Reader(Protocol):

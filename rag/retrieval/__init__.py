@@ -1,6 +1,7 @@
 """Question -> hits: dense and keyword search fused by reciprocal rank."""
 
-from rag.retrieval.retriever import Retriever, fuse
+from rag.index.fusion import fuse
+from rag.retrieval.retriever import Retriever
 
 __all__ = [
     "Retriever",

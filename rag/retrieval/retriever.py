@@ -1,4 +1,4 @@
-"""Question -> Hits: dense and keyword search over chunks, fused by reciprocal rank."""
+"""Question -> Hits: the store's dense and keyword search, fused by reciprocal rank."""
 
 from __future__ import annotations
 
@@ -12,18 +12,6 @@ from numpy.typing import NDArray
 from rag.embedding.base import Embedder
 from rag.index.base import Store
 from rag.types import Hit
-
-RRF_K = 60  # the constant of Cormack et al. (2009); damps the weight of the very top ranks
-
-
-def fuse(rankings: Sequence[Sequence[tuple[int, float]]], k: int) -> list[tuple[int, float]]:
-    """Fuse ranked (row, score) lists by reciprocal rank; return the top k rows."""
-    scores: dict[int, float] = {}
-    for ranking in rankings:
-        for rank, (row, _score) in enumerate(ranking):
-            scores[row] = scores.get(row, 0.0) + 1.0 / (RRF_K + rank + 1)
-    ordered = sorted(scores.items(), key=lambda item: (-item[1], item[0]))
-    return ordered[:k]
 
 
 class Retriever:
@@ -40,11 +28,8 @@ class Retriever:
 
     def retrieve_embedded(self, query: str, vector: NDArray[np.float32], k: int) -> list[Hit]:
         """Return the k best chunks for a query whose vector is already computed."""
-        pool = max(self.pool, k)
-        dense = self.store.search_dense(vector, pool)
-        keyword = self.store.search_keyword(query, pool)
         hits = []
-        for row, score in fuse((dense, keyword), k):
+        for row, score in self.store.search_hybrid(vector, query, k, max(self.pool, k)):
             chunk = self.store.chunks[row]
             title = self.store.sources[chunk.source_id].title
             hits.append(Hit(chunk=chunk, row=row, title=title, score=score))

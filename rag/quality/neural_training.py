@@ -1,0 +1,53 @@
+"""`rag train --neural`: train (or resume) the span reader, export it, calibrate it, record it."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from dataclasses import asdict
+from pathlib import Path
+
+from rag.build.assemble import Progress
+from rag.embedding.base import Embedder
+from rag.embedding.onnx import model_path
+from rag.quality.span_calibration import calibrate
+from rag.quality.span_export import export_span_reader
+from rag.quality.span_training import SpanRun, train_span_reader
+from rag.reading.neural import DEFAULT_WEIGHTS, NeuralReader, SpanModel, SpanRecord
+
+QUOTE_RATIO = 0.5
+PASSAGES = 4
+
+
+def train_neural_reader(
+    shared_train: Path,
+    work_dir: Path,
+    embedder: Embedder,
+    out: Path = DEFAULT_WEIGHTS,
+    run: SpanRun | None = None,
+    log: Callable[[str], None] = print,
+    progress: Progress | None = None,
+) -> SpanRecord:
+    """Train from `shared_train` (resuming from work_dir's checkpoint), then write the int8
+    weights to `out` and their calibrated record beside them."""
+    run = run or SpanRun()
+    figures = train_span_reader(shared_train, work_dir / "span", model_path(), run, log)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    export_span_reader(work_dir / "span" / "span_reader.pt", model_path(), out)
+    sha256 = hashlib.sha256(out.read_bytes()).hexdigest()
+    provenance = f"rag train --neural: {json.dumps(asdict(run))}"
+    draft = SpanRecord(sha256=sha256, threshold=0.5, quote_ratio=QUOTE_RATIO, passages=PASSAGES,
+                       provenance=provenance, figures=figures)  # fmt: skip
+    _write(out, draft)
+    reader = NeuralReader(SpanModel(out))
+    threshold, calibration = calibrate(
+        reader, shared_train / "squad11", work_dir / "calibration", embedder, progress=progress
+    )
+    record = draft.model_copy(update={"threshold": threshold, "figures": figures | calibration})
+    _write(out, record)
+    return record
+
+
+def _write(weights: Path, record: SpanRecord) -> None:
+    weights.with_suffix(".json").write_text(record.model_dump_json(indent=1) + "\n")
