@@ -27,6 +27,7 @@ from rag.embedding.base import Embedder
 from rag.embedding.cache import EmbeddingCache
 from rag.errors import SourceError
 from rag.index.generations import build_lock
+from rag.index.keyword import Tokenizer, stemmer_language
 from rag.index.layout.manifest import Chunking
 from rag.index.milvus.client import connect, ensure_collections, keyword_text, name
 from rag.index.milvus.state import (
@@ -103,7 +104,7 @@ def _build(settings: Settings, embedder: Embedder, report: Progress, started: fl
         raise SourceError(f"no readable sources in {folders}; the index was not changed")
     generation = current + 1
     catalog = Catalog(generation=generation, model_id=embedder.model_id, dim=embedder.dim,
-                      chunking=asdict(chunking), extractor=EXTRACTOR,
+                      chunking=asdict(chunking), extractor=EXTRACTOR, stemmer=stemmer_language(),
                       created=datetime.now(UTC).isoformat(timespec="seconds"),
                       born=_born(found, previous, generation))  # fmt: skip
     store, embedded = _write(client, settings, embedder, found, previous, catalog, report)
@@ -139,12 +140,14 @@ def _write(
     finally:
         cache.close()
     titles = {s.id: s.title for s in found.sources}
+    terms = Tokenizer(catalog.stemmer)
     base = generation << 32
     chunk_rows = [
         {"pk": base + i, "gen": generation, "source": c.source_id, "ordinal": _ordinal(c),
          "start": c.start, "end": c.end,
          "sentences": json.dumps([[s.start, s.end] for s in c.sentences]),
-         "text": keyword_text(index_text(titles[c.source_id], c)), "dense": v.tolist()}
+         "text": keyword_text(" ".join(terms(index_text(titles[c.source_id], c)))),
+         "dense": v.tolist()}
         for i, (c, v) in enumerate(zip(fresh_chunks, chunk_vectors, strict=True))
     ]  # fmt: skip
     sentence_rows = [

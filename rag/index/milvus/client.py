@@ -26,7 +26,8 @@ MAX_VARCHAR = 65_535  # bytes, on a server
 PIECE_CHARS = 16_000  # at most 4 UTF-8 bytes a character: a piece always fits a VARCHAR
 KINDS = ("chunks", "sentences", "sources", "state")
 PAD_DIM = 2  # every collection needs a vector field; the record collections carry a dummy
-ANALYZER = {"tokenizer": "standard", "filter": ["lowercase"]}
+BM25_PARAMS = {"bm25_k1": 1.5, "bm25_b": 0.75}  # as the local keyword index (bm25s "lucene")
+ANALYZER = {"tokenizer": "standard", "filter": ["lowercase"]}  # splits the terms apart again
 
 _clients: dict[tuple[str, str], Any] = {}
 _clients_lock = threading.Lock()
@@ -115,13 +116,16 @@ def ensure_collections(client: Any, settings: Settings, dim: int) -> None:
             schema.add_field("start", DataType.INT64)
             schema.add_field("end", DataType.INT64)
             schema.add_field("sentences", DataType.VARCHAR, max_length=MAX_VARCHAR)
+            # `text` holds the chunk's keyword terms as the local index makes them (stemmed,
+            # no stopwords, rag.index.keyword.Tokenizer): both backends weigh the same terms
             schema.add_field("text", DataType.VARCHAR, max_length=MAX_VARCHAR,
                              enable_analyzer=True, analyzer_params=ANALYZER)  # fmt: skip
             schema.add_field("sparse", DataType.SPARSE_FLOAT_VECTOR)
             schema.add_function(Function(name="bm25", function_type=FunctionType.BM25,
                                          input_field_names=["text"],
                                          output_field_names=["sparse"]))  # fmt: skip
-            index.add_index("sparse", index_type="SPARSE_INVERTED_INDEX", metric_type="BM25")
+            index.add_index("sparse", index_type="SPARSE_INVERTED_INDEX", metric_type="BM25",
+                            params=BM25_PARAMS)  # fmt: skip
         if kind == "sentences":
             schema.add_field("start", DataType.INT64)
             schema.add_field("end", DataType.INT64)

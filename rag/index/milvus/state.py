@@ -33,6 +33,7 @@ class Catalog(BaseModel):
     dim: int
     chunking: dict[str, int]
     extractor: int
+    stemmer: str  # the keyword terms' stemmer language (rag.index.keyword.Tokenizer)
     created: str
     born: dict[str, int]  # source id -> the generation whose rows hold it
 

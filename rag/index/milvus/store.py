@@ -21,7 +21,7 @@ from rag.config import Settings
 from rag.errors import IndexCorrupt, IndexMismatch
 from rag.index.base import Vectors
 from rag.index.fusion import RRF_K
-from rag.index.keyword import stemmer_language
+from rag.index.keyword import Tokenizer
 from rag.index.layout.manifest import Chunking, Manifest
 from rag.index.layout.parts import source_order
 from rag.index.milvus.client import name, search_params
@@ -61,9 +61,10 @@ class MilvusStore:
         self.rows = rows
         self._row_of = {int(pk): row for row, pk in enumerate(rows.chunk_pks)}
         self._filter = f"gen <= {catalog.generation}"
+        self._terms = Tokenizer(catalog.stemmer)
         self.manifest = Manifest(
             catalog.generation, catalog.model_id, catalog.dim, Chunking(**catalog.chunking),
-            stemmer_language(), catalog.created, extractor=catalog.extractor,
+            catalog.stemmer, catalog.created, extractor=catalog.extractor,
         )  # fmt: skip
 
     @property
@@ -95,11 +96,12 @@ class MilvusStore:
         return self._hits(results, k)
 
     def search_keyword(self, query: str, k: int) -> list[tuple[int, float]]:
-        """Return up to k (row, BM25 score) pairs, best first; [] for a query without words."""
-        if k <= 0 or not self.chunks or not any(ch.isalnum() for ch in query):
+        """Return up to k (row, BM25 score) pairs, best first; [] without keyword terms."""
+        terms = " ".join(self._terms(query))
+        if k <= 0 or not self.chunks or not terms:
             return []
         results = self.client.search(
-            name(self.settings, "chunks"), data=[query], anns_field="sparse",
+            name(self.settings, "chunks"), data=[terms], anns_field="sparse",
             limit=k + SLACK, filter=self._filter, output_fields=["pk"],
             search_params={"metric_type": "BM25"},
         )  # fmt: skip
@@ -116,8 +118,9 @@ class MilvusStore:
         requests = [AnnSearchRequest(data=[_floats(vector)], anns_field="dense",
                                      param=search_params(self.settings),
                                      limit=pool + SLACK, expr=self._filter)]  # fmt: skip
-        if any(ch.isalnum() for ch in query):
-            requests.append(AnnSearchRequest(data=[query], anns_field="sparse",
+        terms = " ".join(self._terms(query))
+        if terms:
+            requests.append(AnnSearchRequest(data=[terms], anns_field="sparse",
                                              param={"metric_type": "BM25"},
                                              limit=pool + SLACK, expr=self._filter))  # fmt: skip
         results = self.client.hybrid_search(
