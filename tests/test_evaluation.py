@@ -25,3 +25,14 @@ def test_load_questions_reads_both_sets() -> None:
     assert len(squad) == 300 and sum(not q.answerable for q in squad) == 100
     multihop = load_questions(SHARED / "eval" / "multihop" / "questions.jsonl")
     assert all(len(q.evidence) >= 2 for q in multihop)
+
+
+@pytest.mark.skipif(not (SHARED / "eval").exists(), reason="../shared/eval not present")
+def test_off_topic_keeps_the_answerable_questions_and_expects_refusals() -> None:
+    from rag.quality.evaluation import off_topic
+
+    squad = load_questions(SHARED / "eval" / "squad2" / "questions.jsonl")
+    asked = off_topic(squad)
+    assert len(asked) == 200
+    assert all(not q.answerable and q.type == "off-topic" and not q.answers for q in asked)
+    assert [q.id for q in asked] == [q.id for q in squad if q.answerable]

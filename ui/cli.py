@@ -89,6 +89,12 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument("dataset_dir", type=Path, help="folder with corpus/ and questions.jsonl")
     evaluate.add_argument("--index-dir", type=Path, help="default: .cache/eval/<set name>")
     evaluate.add_argument("--json", action="store_true", help="print one JSON object")
+    evaluate.add_argument(
+        "--corpus",
+        type=Path,
+        help="ask the set's answerable questions of this other set's corpus (off-topic: "
+        "each must be refused)",
+    )
     train = sub.add_parser(
         "train",
         help="fit a reader model on SQuAD-style paragraphs",
@@ -227,14 +233,16 @@ def _eval(args: argparse.Namespace, settings: Settings) -> int:
     from rag import Assistant, build_index, evaluate, load_embedder
 
     dataset = args.dataset_dir
-    index_dir = args.index_dir or Path(".cache/eval") / dataset.resolve().name
+    corpus = args.corpus or dataset  # --corpus: another set's documents
+    index_dir = args.index_dir or Path(".cache/eval") / corpus.resolve().name
     settings = settings.model_copy(
-        update={"source_dirs": (dataset / "corpus",), "index_dir": index_dir}
+        update={"source_dirs": (corpus / "corpus",), "index_dir": index_dir}
     )
     embedder = load_embedder(settings)
     bar = BarProgress(enabled=not args.json or sys.stderr.isatty())
     build_index(settings, embedder, bar)
-    metrics = evaluate(dataset, Assistant(settings, embedder), bar)
+    assistant = Assistant(settings, embedder)
+    metrics = evaluate(dataset, assistant, bar, other_corpus=args.corpus is not None)
     bar.close()
     if args.json:
         print(json.dumps(metrics))

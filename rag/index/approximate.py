@@ -15,11 +15,12 @@ import numpy as np
 from rag.index.base import Vectors
 
 MIN_ROWS = 20_000  # below this an exact scan is fast: no approximation
-IVF_PROBES = 24  # lists searched per query
+IVF_PROBES = 64  # lists searched per query, at least
+IVF_PROBED_SHARE = 24  # and at least one list in this many
 IVF_TRAIN_PER_LIST = 40  # training vectors per list (k-means), at most the whole corpus
 HNSW_NEIGHBOURS = 32
 HNSW_BUILD_DEPTH = 80
-HNSW_SEARCH_DEPTH = 96
+HNSW_SEARCH_DEPTH = 256
 SEED = 1234
 
 
@@ -45,5 +46,5 @@ def approximate_index(matrix: Vectors, kind: str) -> Any | None:
     sample = np.random.default_rng(SEED).choice(rows, min(rows, lists * IVF_TRAIN_PER_LIST), replace=False)
     index.train(np.ascontiguousarray(matrix[np.sort(sample)]))
     index.add(matrix)
-    index.nprobe = IVF_PROBES
+    index.nprobe = max(IVF_PROBES, lists // IVF_PROBED_SHARE)
     return index

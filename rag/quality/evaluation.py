@@ -6,7 +6,7 @@ import json
 import os
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -112,11 +112,30 @@ def _mean(values: list[float]) -> float | None:
     return round(float(np.mean(values)), 4) if values else None
 
 
+def off_topic(questions: list[EvalQuestion]) -> list[EvalQuestion]:
+    """The answerable questions, to be asked of another set's corpus: each must be refused."""
+    return [
+        replace(q, answers=(), evidence=(), answerable=False, type="off-topic")
+        for q in questions
+        if q.answerable
+    ]
+
+
 def evaluate(
-    dataset: Path, assistant: Assistant, progress: Callable[[str, int, int], None] | None = None
+    dataset: Path,
+    assistant: Assistant,
+    progress: Callable[[str, int, int], None] | None = None,
+    other_corpus: bool = False,
 ) -> dict[str, float | int | str | dict[str, str] | None]:
-    """Ask every question of the set and return the metrics of ../shared/eval/README.md."""
+    """Ask every question of the set and return the metrics of ../shared/eval/README.md.
+
+    Args:
+        other_corpus: the assistant's index holds another set's corpus: ask the answerable
+            questions, each of which must be refused (`abstention_accuracy`).
+    """
     questions = load_questions(dataset / "questions.jsonl")
+    if other_corpus:
+        questions = off_topic(questions)
     texts = {source_id: source.text for source_id, source in assistant.store.sources.items()}
     tally = _Tally([], [], [], [], [], [], [], [], [], [], [], [], {})
     for i, q in enumerate(questions):
