@@ -9,7 +9,8 @@ from ../shared, never copied), waits for the index (cached under .cache/bench/),
 measures each number of clients in turn. A client told 503 waits the Retry-After it is given,
 as a well-behaved client does. `--compare-unshed` then repeats the run against a server whose
 load shedding is off (a limit of 10,000 answers in flight): the baseline of the same run.
-Prints one JSON object per line: requests, 503s, throughput and latency percentiles.
+Prints one JSON object per line: requests, 503s, throughput and latency percentiles, then
+the server's peak RSS. The server reads RAG_* variables (RAG_READER=linear: the fast reader).
 """
 
 from __future__ import annotations
@@ -47,8 +48,8 @@ def load_questions(dataset: Path) -> list[str]:
 @contextmanager
 def served(
     dataset: Path, index_dir: Path, ready_timeout: float, in_flight: int | None = None
-) -> Iterator[str]:
-    """Run `rag serve` over the dataset's corpus on a free port; yield its URL."""
+) -> Iterator[tuple[str, int | None]]:
+    """Run `rag serve` over the dataset's corpus on a free port; yield its URL and pid."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
@@ -65,7 +66,7 @@ def served(
             if process.poll() is not None or time.monotonic() > deadline:
                 raise SystemExit("the server did not become ready")
             time.sleep(0.5)
-        yield url
+        yield url, process.pid
     finally:
         process.terminate()
         process.wait(timeout=30)
@@ -154,18 +155,28 @@ def main(argv: Sequence[str] | None = None) -> int:
     runs = [("default", None), *([("unshed", UNSHED)] if args.compare_unshed else [])]
     for name, in_flight in runs:
         server = served(args.dataset, args.index_dir, 900, in_flight)
-        with server if args.url is None else _given(args.url) as url:
+        with server if args.url is None else _given(args.url) as (url, pid):
             for question in questions[: args.warmup]:
                 httpx.post(f"{url}/ask", json={"question": question}, timeout=60)
             for clients in levels:
                 figures = hammer(url, questions, clients, args.seconds)
                 print(json.dumps({"server": name, **figures}), flush=True)
+            if pid is not None:
+                print(json.dumps({"server": name, "peak_rss_mb": _peak_rss_mb(pid)}), flush=True)
     return 0
 
 
 @contextmanager
-def _given(url: str) -> Iterator[str]:
-    yield url.rstrip("/")
+def _given(url: str) -> Iterator[tuple[str, int | None]]:
+    yield url.rstrip("/"), None
+
+
+def _peak_rss_mb(pid: int) -> int:
+    """A running process's peak resident memory (VmHWM), in MB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return round(int(line.split()[1]) / 1024)
+    return 0
 
 
 if __name__ == "__main__":

@@ -16,8 +16,8 @@ from rag.quality.span_export import export_span_reader
 from rag.quality.span_training import SpanRun, train_span_reader
 from rag.reading.neural import DEFAULT_WEIGHTS, NeuralReader, SpanModel, SpanRecord
 
-QUOTE_RATIO = 0.5
-PASSAGES = 4
+QUOTE_RATIO = 0.5  # until calibrated
+PASSAGES = 12  # the retrieved passages and a second hop's
 
 
 def train_neural_reader(
@@ -41,10 +41,12 @@ def train_neural_reader(
                        provenance=provenance, figures=figures)  # fmt: skip
     _write(out, draft)
     reader = NeuralReader(SpanModel(out))
-    threshold, calibration = calibrate(
+    threshold, ratio, calibration = calibrate(
         reader, shared_train / "squad11", work_dir / "calibration", embedder, progress=progress
     )
-    record = draft.model_copy(update={"threshold": threshold, "figures": figures | calibration})
+    record = draft.model_copy(
+        update={"threshold": threshold, "quote_ratio": ratio, "figures": figures | calibration}
+    )
     _write(out, record)
     return record
 

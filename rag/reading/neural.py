@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import hashlib
 import math
+import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,7 +26,7 @@ from rag.index.base import Store, Vectors
 from rag.reading.base import Candidate, Reading
 from rag.reading.features import candidates
 from rag.text.lexicon import Lexicon
-from rag.types import Hit, Sentence
+from rag.types import Chunk, Hit, Sentence
 
 MODELS = Path(__file__).parent / "models"
 DEFAULT_WEIGHTS = MODELS / "span_reader.onnx"
@@ -33,7 +35,9 @@ OUTPUTS = ("start_logits", "end_logits")
 MAX_TOKENS = 192
 STRIDE = 48  # tokens shared by the windows of a passage longer than one
 MAX_ANSWER_TOKENS = 30
-WINDOWS = 8  # most windows read per question
+WINDOWS = 16  # most windows read at once
+CACHED_PASSAGES = 256  # (question, passage) readings kept for a re-read
+_Span = tuple[Sentence, float, tuple[int, int]]  # a sentence, its margin, its best span
 
 
 class SpanRecord(BaseModel):
@@ -150,6 +154,8 @@ class NeuralReader:
 
     def __init__(self, model: SpanModel) -> None:
         self.model = model
+        self._cache: OrderedDict[tuple[str, str, int, int], list[_Span]] = OrderedDict()
+        self._lock = threading.Lock()
 
     @property
     def threshold(self) -> float:
@@ -164,24 +170,48 @@ class NeuralReader:
     def read(
         self, question: str, vector: Vectors, hits: Sequence[Hit], store: Store, lexicon: Lexicon
     ) -> Reading:
-        """Score the sentences of the best passages, their short answers and answerability."""
-        found = candidates(hits, store)
-        read = list(hits[: self.model.record.passages])
-        windows = self.model.windows(question, [h.chunk.text for h in read])[:WINDOWS]
+        """Score the sentences of the best passages, their short answers and answerability.
+
+        A passage read with the same question before (the re-read after a second hop adds
+        passages) comes from a small cache instead of the model.
+        """
+        chunks = [h.chunk for h in hits[: self.model.record.passages]]
+        keys = [(question, c.source_id, c.start, c.end) for c in chunks]
+        with self._lock:
+            known = {k: self._cache[k] for k in keys if k in self._cache}
+        missing = [c for c, k in zip(chunks, keys, strict=True) if k not in known]
+        fresh = self._read(question, missing)
+        with self._lock:
+            for chunk, spans in zip(missing, fresh, strict=True):
+                self._cache[(question, chunk.source_id, chunk.start, chunk.end)] = spans
+            while len(self._cache) > CACHED_PASSAGES:
+                self._cache.popitem(last=False)
+        known.update(zip([(question, c.source_id, c.start, c.end) for c in missing], fresh,
+                         strict=True))  # fmt: skip
         margins: dict[Sentence, tuple[float, tuple[int, int]]] = {}
-        if windows:
-            start, end = self.model.logits(windows)
-            for row, window in enumerate(windows):
-                chunk = read[window.hit].chunk
-                null = float(start[row, 0] + end[row, 0])
-                for sentence, (score, first, last) in _sentence_spans(
-                    window, chunk.start, chunk.sentences, start[row], end[row]
-                ):
-                    span = (chunk.start + window.offsets[first][0],
-                            chunk.start + window.offsets[last][1])  # fmt: skip
-                    if score - null > margins.get(sentence, (-math.inf, span))[0]:
-                        margins[sentence] = (score - null, span)
-        return _reading(found, margins)
+        for key in keys:
+            for sentence, margin, span in known[key]:
+                if margin > margins.get(sentence, (-math.inf, span))[0]:
+                    margins[sentence] = (margin, span)
+        return _reading(candidates(hits, store), margins)
+
+    def _read(self, question: str, chunks: Sequence[Chunk]) -> list[list[_Span]]:
+        """Each passage's sentences with their best span (in the source) and its margin."""
+        found: list[list[_Span]] = [[] for _ in chunks]
+        windows = self.model.windows(question, [c.text for c in chunks])[:WINDOWS]
+        if not windows:
+            return found
+        start, end = self.model.logits(windows)
+        for row, window in enumerate(windows):
+            chunk = chunks[window.hit]
+            null = float(start[row, 0] + end[row, 0])
+            for sentence, (score, first, last) in _sentence_spans(
+                window, chunk.start, chunk.sentences, start[row], end[row]
+            ):
+                span = (chunk.start + window.offsets[first][0],
+                        chunk.start + window.offsets[last][1])  # fmt: skip
+                found[window.hit].append((sentence, score - null, span))
+        return found
 
     def short_answer(self, question: str, sentence: str, lexicon: Lexicon) -> tuple[int, int]:
         """The best span of one sentence read alone (a reading's own spans come first)."""
@@ -220,14 +250,22 @@ def _sentence_spans(
 def _reading(
     found: Sequence[Candidate], margins: dict[Sentence, tuple[float, tuple[int, int]]]
 ) -> Reading:
-    """Candidates read by the model first (by margin), then the rest in retrieval order."""
-    scored = [(c, _sigmoid(margins[c.sentence][0])) for c in found if c.sentence in margins]
-    scored.sort(key=lambda pair: -pair[1])
+    """Candidates read by the model first (by margin), then the rest in retrieval order.
+
+    The best sentence's probability is the answerability, the logistic of its margin; another
+    sentence's is that times exp(its margin - the best's), so that the share of the best it
+    needs to be quoted too (`quote_ratio`) is a margin within log(1 / ratio) of the best's.
+    """
+    scored = sorted(((c, margins[c.sentence][0]) for c in found if c.sentence in margins),
+                    key=lambda pair: -pair[1])  # fmt: skip
     rest = [c for c in found if c.sentence not in margins]
-    ordered = [c for c, _ in scored] + rest
+    best = scored[0][1] if scored else -math.inf
+    answerable = _sigmoid(best) if scored else 0.0
     return Reading(
-        candidates=tuple(ordered),
-        probabilities=tuple([p for _, p in scored] + [0.0] * len(rest)),
-        answerable=scored[0][1] if scored else 0.0,
+        candidates=tuple([c for c, _ in scored] + rest),
+        probabilities=tuple(
+            [answerable * math.exp(m - best) for _, m in scored] + [0.0] * len(rest)
+        ),
+        answerable=answerable,
         spans=tuple([margins[c.sentence][1] for c, _ in scored] + [None] * len(rest)),
     )
