@@ -31,9 +31,11 @@ class Settings(BaseModel):
     embed_batch_size: int = Field(default=64, ge=1, description="Texts per embedding batch.")
     top_k: int = Field(default=8, ge=1, le=100, description="Passages retrieved per question.")
     max_quotes: int = Field(default=3, ge=1, le=10, description="Most quotes in one answer.")
-    reader: Literal["neural", "linear"] = Field(
-        default="linear",
-        description="Who reads the passages: the trained span model, or the fast feature model.",
+    reader: Literal["both", "neural", "linear"] = Field(
+        default="both",
+        description="Who reads the passages: both (the feature model picks the quotes and "
+        "refuses, the span model cuts the short answer), neural (the span model alone) or linear "
+        "(the feature model alone).",
     )
     refusal_threshold: float | None = Field(
         default=None, description="Override the trained reader's calibrated refusal threshold."

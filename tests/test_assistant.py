@@ -48,6 +48,25 @@ def test_seed_question_quotes_the_troop_sentence(
 
 
 @pytest.mark.model
+@pytest.mark.parametrize(
+    ("question", "short"),
+    [
+        (TROOPS, "11,000"),
+        # the feature reader alone answered "production of advanced military technology"
+        ("What kind of drones is North Korea mass producing?", "kamikaze"),
+        ("Who is the Supreme Leader of North Korea?", "Kim Jong Un"),
+    ],
+)
+def test_the_short_answer_is_what_was_asked_for(
+    seed_assistant: Assistant, question: str, short: str
+) -> None:
+    answer = seed_assistant.ask(question)
+    assert short in answer.short_answer
+    assert answer.short_answer in answer.quotes[0].text
+    assert len(answer.short_answer) < 40
+
+
+@pytest.mark.model
 @pytest.mark.parametrize("question", OFF_TOPIC)
 def test_off_topic_questions_are_refused(seed_assistant: Assistant, question: str) -> None:
     answer = seed_assistant.ask(question)
@@ -208,3 +227,17 @@ def test_a_two_document_answer_quotes_both_hops_in_order(
     ]
     one_hop = assistant.ask("What is the best known work of Marta Kells?")
     assert [q.source for q in one_hop.quotes] == ["kells.txt"]  # nothing left open: one quote
+
+
+@pytest.mark.model
+@pytest.mark.parametrize("reader", ["linear", "neural", "both"])
+def test_both_shipped_readers_quote_the_seed(
+    seed_settings: Settings, real_embedder: OnnxEmbedder, reader: str
+) -> None:
+    from rag.reading.load import load_reader
+
+    assistant = Assistant(seed_settings, real_embedder, load_reader(reader))
+    answer = assistant.ask(TROOPS)
+    assert "11,000" in answer.quotes[0].text
+    assert_verbatim(answer, seed_settings.source_dirs)
+    assert assistant.ask(OFF_TOPIC[0]).refused

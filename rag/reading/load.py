@@ -1,4 +1,4 @@
-"""A reader by name: the neural span model (the default) or the linear feature model."""
+"""A reader by name: linear (features), neural (the span model), or both (the default)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from rag.reading.base import Reader
 
 
 def load_reader(name: str) -> Reader:
-    """Return the shipped reader called `name` ("neural" or "linear").
+    """Return the shipped reader called `name` ("both", "neural" or "linear").
 
     Raises:
         ModelMissing: its weights are missing, malformed or not the recorded ones.
@@ -19,4 +19,9 @@ def load_reader(name: str) -> Reader:
         from rag.reading.neural import NeuralReader, SpanModel
 
         return NeuralReader(SpanModel())
-    raise ValueError(f"unknown reader {name!r}: choose neural or linear")
+    if name == "both":
+        from rag.reading.linear import LinearReader, ReaderModel
+        from rag.reading.neural import SpanModel, SpanShortAnswers
+
+        return SpanShortAnswers(LinearReader(ReaderModel.load()), SpanModel())
+    raise ValueError(f"unknown reader {name!r}: choose both, neural or linear")
