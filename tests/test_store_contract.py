@@ -26,15 +26,8 @@ from rag.index.backends import open_published, published_generation
 from rag.index.milvus.client import MilvusUnavailable, check_version
 from tests.conftest import REPO
 from tests.fakes import FakeEmbedder, OverlapReader
+from tests.test_store import TEXTS
 
-TEXTS = {
-    "birds.txt": "Birds\n\nThe kestrel hovers above fields. It eats voles and beetles. "
-    "Owls hunt at night. Their feathers are soft, so their flight is silent.",
-    "ships.md": "# Ships\n\nA clipper was a fast sailing ship. Clippers carried tea from China. "
-    "Steam ships replaced them. The Cutty Sark survives in Greenwich.",
-    "rivers.txt": "Rivers\n\nThe Danube flows through ten countries. It ends in the Black Sea. "
-    "The Rhine starts in the Alps.",
-}
 BACKENDS = ["local", "milvus"] + (["milvus-server"] if os.environ.get("MILVUS_URI") else [])
 
 

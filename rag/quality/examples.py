@@ -17,6 +17,7 @@ from numpy.typing import NDArray
 from rag.build.assemble import Progress
 from rag.config import Settings
 from rag.embedding.base import Embedder
+from rag.index.base import Store
 from rag.index.generations import load_current
 from rag.index.local import LocalStore
 from rag.quality.squad import normalize
@@ -100,6 +101,14 @@ def swap_name(question: str, doc_text: str, pool: list[str], rng: random.Random)
     return question.replace(rng.choice(grounded), rng.choice(others), 1)
 
 
+def name_pools(examples: list[Example], store: Store) -> dict[str, list[str]]:
+    """Each article's names (sorted), to swap into its questions."""
+    pools: dict[str, set[str]] = {}
+    for e in examples:
+        pools.setdefault(e.group, set()).update(names(store.sources[e.doc].text))
+    return {group: sorted(found) for group, found in pools.items()}
+
+
 def collect(
     examples: list[Example], settings: Settings, embedder: Embedder, progress: Progress | None
 ) -> Tables:
@@ -108,12 +117,9 @@ def collect(
     lexicon = store_lexicon(store)
     retriever = Retriever(store, embedder)
     rng = random.Random(SEED)
-    pools: dict[str, list[str]] = {}
-    for e in examples:
-        pools.setdefault(e.group, []).extend(names(store.sources[e.doc].text))
+    pools = name_pools(examples, store)
     swapped = [
-        swap_name(e.question, store.sources[e.doc].text, sorted(set(pools[e.group])), rng)
-        for e in examples
+        swap_name(e.question, store.sources[e.doc].text, pools[e.group], rng) for e in examples
     ]
     vectors = embedder.embed([e.question for e in examples])
     swapped_vectors = embedder.embed([q for q in swapped if q])

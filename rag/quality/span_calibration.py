@@ -23,12 +23,11 @@ from rag.build.indexer import build_index
 from rag.config import Settings
 from rag.embedding.base import Embedder
 from rag.index.generations import load_current
-from rag.quality.examples import SEED, Example, swap_name, write_corpus
+from rag.quality.examples import SEED, Example, name_pools, swap_name, write_corpus
 from rag.quality.fitting import FALSE_REFUSAL_TARGET
 from rag.reading.base import Reader
 from rag.reading.features import store_lexicon
 from rag.retrieval.retriever import Retriever
-from rag.text.followup import names
 
 QUOTE_RATIOS = (0.5, 0.35, 0.25, 0.15, 0.1)
 MAX_MEAN_QUOTES = 1.5
@@ -87,9 +86,7 @@ def _read(
     lexicon = store_lexicon(store)
     retriever = Retriever(store, embedder)
     rng = random.Random(SEED)
-    pools: dict[str, set[str]] = {}
-    for e in examples:
-        pools.setdefault(e.group, set()).update(names(store.sources[e.doc].text))
+    pools = name_pools(list(examples), store)
     scores: list[tuple[float, int]] = []
     found: list[bool] = []
     quoted: dict[float, list[tuple[bool, int]]] = {r: [] for r in QUOTE_RATIOS}
@@ -111,7 +108,7 @@ def _read(
         without = [h for h in pool if h.chunk.source_id != e.doc][:k]
         if not any(a.lower() in h.chunk.text.lower() for h in without for a in e.answers):
             scores.append((reader.read(e.question, vector, without, store, lexicon).answerable, 0))
-        swapped = swap_name(e.question, text, sorted(pools[e.group]), rng)
+        swapped = swap_name(e.question, text, pools[e.group], rng)
         if swapped:
             other = embedder.embed([swapped])[0]
             hits = retriever.retrieve_embedded(swapped, other, k)
