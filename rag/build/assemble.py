@@ -11,15 +11,46 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Protocol
 
+from rag.config import Settings
 from rag.errors import SourceError
 from rag.index.keyword import stemmer_language
 from rag.index.layout.manifest import Chunking, Manifest
 from rag.index.layout.parts import source_order
+from rag.sources.digests import FileDigests
 from rag.sources.extract import EXTRACTOR, load_source
-from rag.text.chunking import chunk
+from rag.sources.scan import scan_sources
+from rag.text.chunking import SPLITTER, chunk
 from rag.types import Chunk, Skipped, Source, SourceFile
 
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
+CACHE_DIR = "cache"  # in the index folder: the file digests and the embedding cache
+
+
+def quiet(stage: str, done: int, total: int) -> None:
+    """Ignore progress."""
+
+
+def scan(settings: Settings, report: Progress) -> tuple[list[SourceFile], list[Skipped]]:
+    """Find the source folders' files (hashing only those whose stat changed)."""
+    digests = FileDigests(settings.index_dir / CACHE_DIR)
+    files, skipped = scan_sources(settings.source_dirs, settings.max_file_bytes, digests)
+    digests.save()
+    report("scanning", len(files), len(files))
+    return files, skipped
+
+
+def chunking_for(settings: Settings) -> Chunking:
+    """The chunking a build with these settings makes, as its generation records it."""
+    return Chunking(
+        settings.chunk_sentences, settings.chunk_overlap, settings.chunk_max_chars, SPLITTER
+    )
+
+
+def require_chunks(found: Gathered, settings: Settings) -> None:
+    """Refuse to publish a generation without a readable source."""
+    if not found.chunks:
+        folders = ", ".join(str(d) for d in settings.source_dirs)
+        raise SourceError(f"no readable sources in {folders}; the index was not changed")
 
 
 class Previous(Protocol):

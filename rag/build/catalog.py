@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from rag.build.indexer import CACHE_DIR
+from rag.build.assemble import CACHE_DIR
 from rag.config import Settings
 from rag.index.base import Store
 from rag.sources.digests import FileDigests

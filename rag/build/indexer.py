@@ -9,13 +9,23 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from rag.build.assemble import Gathered, Progress, gather, unchanged
+from rag.build.assemble import (
+    CACHE_DIR,
+    Gathered,
+    Progress,
+    chunking_for,
+    gather,
+    quiet,
+    require_chunks,
+    scan,
+    unchanged,
+)
 from rag.build.report import BuildReport, changed_report, unchanged_report
 from rag.build.vectors import BuildVectors
 from rag.config import Settings
 from rag.embedding.base import Embedder
 from rag.embedding.cache import EmbeddingCache
-from rag.errors import IndexCorrupt, IndexMismatch, IndexMissing, RagError, SourceError
+from rag.errors import IndexCorrupt, IndexMismatch, IndexMissing, RagError
 from rag.index.generations import (
     build_lock,
     clean_up,
@@ -29,18 +39,9 @@ from rag.index.keyword import stemmer_language
 from rag.index.layout.manifest import Chunking, Manifest
 from rag.index.local import LocalStore
 from rag.index.storage import build_store, save_store
-from rag.sources.digests import FileDigests
 from rag.sources.extract import EXTRACTOR
-from rag.sources.scan import scan_sources
-from rag.text.chunking import SPLITTER
 
 log = logging.getLogger(__name__)
-
-CACHE_DIR = "cache"
-
-
-def _quiet(stage: str, done: int, total: int) -> None:
-    """Ignore progress."""
 
 
 class Indexer:
@@ -69,7 +70,7 @@ class Indexer:
         index_dir = self.settings.index_dir
         with build_lock(index_dir):
             try:
-                report, self.last = _build(self, progress or _quiet, started)
+                report, self.last = _build(self, progress or quiet, started)
             except (OSError, sqlite3.Error) as exc:
                 raise RagError(
                     f"could not write a new index generation in {index_dir}: {exc}"
@@ -115,22 +116,15 @@ def build_index(
 
 def _build(indexer: Indexer, report: Progress, started: float) -> tuple[BuildReport, LocalStore]:
     settings = indexer.settings
-    digests = FileDigests(settings.index_dir / CACHE_DIR)
-    files, skipped = scan_sources(settings.source_dirs, settings.max_file_bytes, digests)
-    digests.save()
-    report("scanning", len(files), len(files))
+    files, skipped = scan(settings, report)
     previous = indexer.previous()
-    chunking = Chunking(
-        settings.chunk_sentences, settings.chunk_overlap, settings.chunk_max_chars, SPLITTER
-    )
+    chunking = chunking_for(settings)
     found = gather(files, skipped, previous, chunking, report)
     live = previous is not None and not previous.problems  # else CURRENT must be mended
     if previous is not None and live and unchanged(previous, found):
         report("writing", 1, 1)
         return unchanged_report(previous, skipped, started), previous
-    if not found.chunks:
-        folders = ", ".join(str(d) for d in settings.source_dirs)
-        raise SourceError(f"no readable sources in {folders}; the index was not changed")
+    require_chunks(found, settings)
     store, embedded = _embed_and_write(indexer, found, previous, chunking, report)
     return changed_report(store, previous, skipped, embedded, started), store
 

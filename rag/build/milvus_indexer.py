@@ -18,18 +18,25 @@ from typing import Any
 
 import numpy as np
 
-from rag.build.assemble import Gathered, Progress, gather, unchanged
-from rag.build.indexer import CACHE_DIR
+from rag.build.assemble import (
+    CACHE_DIR,
+    Gathered,
+    Progress,
+    chunking_for,
+    gather,
+    quiet,
+    require_chunks,
+    scan,
+    unchanged,
+)
 from rag.build.report import BuildReport, changed_report, unchanged_report
 from rag.build.vectors import BuildVectors
 from rag.config import Settings
 from rag.embedding.base import Embedder
 from rag.embedding.cache import EmbeddingCache
-from rag.errors import SourceError
 from rag.index.generations import build_lock
 from rag.index.keyword import Tokenizer, stemmer_language
-from rag.index.layout.manifest import Chunking
-from rag.index.milvus.client import connect, ensure_collections, keyword_text, name
+from rag.index.milvus.client import PAD, connect, ensure_collections, keyword_text, name
 from rag.index.milvus.state import (
     Catalog,
     drop_catalogs,
@@ -41,18 +48,12 @@ from rag.index.milvus.state import (
 )
 from rag.index.milvus.store import MilvusStore, Rows, open_store
 from rag.index.rows import row_ranges
-from rag.sources.digests import FileDigests
 from rag.sources.extract import EXTRACTOR
-from rag.sources.scan import scan_sources
-from rag.text.chunking import SPLITTER, index_text
+from rag.text.chunking import index_text
 from rag.types import Chunk, Sentence, Source
 
 BATCH = 2_000  # rows per insert
 ROWS = ("chunks", "sentences", "sources")
-
-
-def _quiet(stage: str, done: int, total: int) -> None:
-    """Ignore progress."""
 
 
 class MilvusIndexer:
@@ -75,7 +76,7 @@ class MilvusIndexer:
         """
         started = time.perf_counter()
         with build_lock(self.settings.index_dir):
-            return _build(self.settings, self.embedder, progress or _quiet, started)
+            return _build(self.settings, self.embedder, progress or quiet, started)
 
 
 def _build(settings: Settings, embedder: Embedder, report: Progress, started: float) -> BuildReport:
@@ -88,20 +89,13 @@ def _build(settings: Settings, embedder: Embedder, report: Progress, started: fl
     previous = None
     if current:
         previous = open_store(client, settings, current, embedder.model_id, embedder.dim)
-    digests = FileDigests(settings.index_dir / CACHE_DIR)
-    files, skipped = scan_sources(settings.source_dirs, settings.max_file_bytes, digests)
-    digests.save()
-    report("scanning", len(files), len(files))
-    chunking = Chunking(
-        settings.chunk_sentences, settings.chunk_overlap, settings.chunk_max_chars, SPLITTER
-    )
+    files, skipped = scan(settings, report)
+    chunking = chunking_for(settings)
     found = gather(files, skipped, previous, chunking, report)
     if previous is not None and unchanged(previous, found):
         report("writing", 1, 1)
         return unchanged_report(previous, skipped, started)
-    if not found.chunks:
-        folders = ", ".join(str(d) for d in settings.source_dirs)
-        raise SourceError(f"no readable sources in {folders}; the index was not changed")
+    require_chunks(found, settings)
     generation = current + 1
     catalog = Catalog(generation=generation, model_id=embedder.model_id, dim=embedder.dim,
                       chunking=asdict(chunking), extractor=EXTRACTOR, stemmer=stemmer_language(),
@@ -185,7 +179,7 @@ def _source_rows(sources: list[Source], generation: int) -> list[dict[str, Any]]
                            "pages": list(source.pages)})  # fmt: skip
         for piece, body in enumerate([meta, *pieces(source.text)]):
             rows.append({"pk": base + len(rows), "gen": generation, "source": source.id,
-                         "piece": piece, "body": body, "dense": [0.0, 0.0]})  # fmt: skip
+                         "piece": piece, "body": body, "dense": PAD})  # fmt: skip
     return rows
 
 
@@ -200,12 +194,11 @@ def _store(
 ) -> MilvusStore:
     """The new generation as a store, without reading it back."""
     new_chunks = iter(r["pk"] for r in chunk_rows)
-    old_pks = previous.rows.chunk_pks if previous else None
     pks: list[int] = []
     for source_id, span in row_ranges(c.source_id for c in found.chunks).items():
-        if previous is not None and old_pks is not None and source_id in found.reused:
+        if previous is not None and source_id in found.reused:
             kept = previous.chunk_rows[source_id]
-            pks.extend(int(p) for p in old_pks[kept.start : kept.stop])
+            pks.extend(int(p) for p in previous.rows.chunk_pks[kept.start : kept.stop])
         else:
             pks.extend(next(new_chunks) for _ in span)
     sentence_pks: dict[Sentence, int] = {}
