@@ -26,6 +26,7 @@ MAX_VARCHAR = 65_535  # bytes, on a server
 PIECE_CHARS = 16_000  # at most 4 UTF-8 bytes a character: a piece always fits a VARCHAR
 KINDS = ("chunks", "sentences", "sources", "state")
 PAD_DIM = 2  # every collection needs a vector field; the record collections carry a dummy
+PAD = [0.0] * PAD_DIM  # that dummy vector
 BM25_PARAMS = {"bm25_k1": 1.5, "bm25_b": 0.75}  # as the local keyword index (bm25s "lucene")
 ANALYZER = {"tokenizer": "standard", "filter": ["lowercase"]}  # splits the terms apart again
 

@@ -15,11 +15,10 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from rag.config import Settings
 from rag.errors import IndexCorrupt
-from rag.index.milvus.client import PAD_DIM, PIECE_CHARS, name
+from rag.index.milvus.client import PAD, PIECE_CHARS, name
 
 POINTER = 0
 PIECES = 1_000_000  # catalog piece i of generation g has pk g * PIECES + i
-_PAD = [0.0] * PAD_DIM
 REBUILD = "run `rag index` to rebuild it"
 
 
@@ -65,7 +64,7 @@ def published(client: Any, settings: Settings) -> int:
 def write_catalog(client: Any, settings: Settings, catalog: Catalog) -> None:
     """Write a generation's catalog, flushed, before the pointer may name it."""
     base = catalog.generation * PIECES
-    rows = [{"pk": base + i, "gen": catalog.generation, "piece": i, "body": body, "dense": _PAD}
+    rows = [{"pk": base + i, "gen": catalog.generation, "piece": i, "body": body, "dense": PAD}
             for i, body in enumerate(pieces(catalog.model_dump_json()))]  # fmt: skip
     collection = name(settings, "state")
     for first in range(0, len(rows), 100):
@@ -78,7 +77,7 @@ def publish(client: Any, settings: Settings, generation: int) -> None:
     collection = name(settings, "state")
     body = json.dumps({"generation": generation})
     client.upsert(collection, [{"pk": POINTER, "gen": generation, "piece": 0, "body": body,
-                                "dense": _PAD}])  # fmt: skip
+                                "dense": PAD}])  # fmt: skip
     client.flush(collection)
 
 
