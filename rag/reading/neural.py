@@ -179,15 +179,13 @@ class NeuralReader:
         keys = [(question, c.source_id, c.start, c.end) for c in chunks]
         with self._lock:
             known = {k: self._cache[k] for k in keys if k in self._cache}
-        missing = [c for c, k in zip(chunks, keys, strict=True) if k not in known]
-        fresh = self._read(question, missing)
+        missing = {k: c for c, k in zip(chunks, keys, strict=True) if k not in known}
+        fresh = dict(zip(missing, self._read(question, list(missing.values())), strict=True))
         with self._lock:
-            for chunk, spans in zip(missing, fresh, strict=True):
-                self._cache[(question, chunk.source_id, chunk.start, chunk.end)] = spans
+            self._cache.update(fresh)
             while len(self._cache) > CACHED_PASSAGES:
                 self._cache.popitem(last=False)
-        known.update(zip([(question, c.source_id, c.start, c.end) for c in missing], fresh,
-                         strict=True))  # fmt: skip
+        known.update(fresh)
         margins: dict[Sentence, tuple[float, tuple[int, int]]] = {}
         for key in keys:
             for sentence, margin, span in known[key]:
