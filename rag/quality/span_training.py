@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from rag.quality.span_data import SpanExample, SpanStream, held_out
-from rag.quality.squad import normalize
+from rag.quality.squad import f1_score, normalize
 from rag.reading.neural import best_span
 
 MAX_TOKENS = 192
@@ -131,15 +131,6 @@ def best_spans(
     return found
 
 
-def _f1(prediction: str, gold: str) -> float:
-    p, g = normalize(prediction).split(), normalize(gold).split()
-    common = sum(min(p.count(w), g.count(w)) for w in set(p))
-    if not common:
-        return 0.0
-    precision, recall = common / len(p), common / len(g)
-    return 2 * precision * recall / (precision + recall)
-
-
 def _auc(positive: list[float], negative: list[float]) -> float:
     if not positive or not negative:
         return float("nan")
@@ -168,7 +159,7 @@ def evaluate(model: Any, tokenizer: Any, examples: Sequence[SpanExample]) -> dic
                 predicted = example.passage[offsets[i][0] : offsets[j][1]]
                 gold = example.passage[example.answer[0] : example.answer[1]]
                 em += normalize(predicted) == normalize(gold)
-                f1 += _f1(predicted, gold)
+                f1 += f1_score(predicted, gold)
     model.train()
     answered = len(margins.get("positive", [])) or 1
     figures = {"span_em": 100 * em / answered, "span_f1": 100 * f1 / answered}
