@@ -221,10 +221,10 @@ def test_a_two_document_answer_quotes_both_hops_in_order(
     assistant = painters(tmp_path, real_embedder)
     two_hops = assistant.ask("In which museum does the best known work of Marta Kells hang?")
     assert_verbatim(two_hops, assistant.settings.source_dirs)
-    assert [(q.source, q.text) for q in two_hops.quotes] == [
-        ("kells.txt", "Marta Kells is a painter from Oslo whose best known work is Glass Harbour."),
-        ("harbour.txt", "It hangs in the Bergen Museum of Art."),  # what the first left open
-    ]
+    assert [q.source for q in two_hops.quotes] == ["kells.txt", "harbour.txt"]
+    first, second = (q.text for q in two_hops.quotes)  # each quoted with its short paragraph
+    assert "best known work is Glass Harbour." in first
+    assert "It hangs in the Bergen Museum of Art." in second  # what the first left open
     one_hop = assistant.ask("What is the best known work of Marta Kells?")
     assert [q.source for q in one_hop.quotes] == ["kells.txt"]  # nothing left open: one quote
 

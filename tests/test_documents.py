@@ -31,6 +31,9 @@ Tidewater keeps a log of every tide reading. If the gauge is not
 calibrated you can use the tide-check utility to compare it with the
 harbour table and optionally correct it.
 
+Readings from the old float gauge should not be used for the harbour
+table. Use the radar gauge for this purpose.
+
 The package installs three programs:
 
   - tide-check, which compares a gauge with the harbour table
@@ -67,9 +70,16 @@ def documents(tmp_path_factory: pytest.TempPathFactory, real_embedder: Embedder)
 def test_a_hard_wrapped_sentence_is_quoted_whole(documents: Assistant) -> None:
     answer = documents.ask("What can I use when the gauge is not calibrated?")
     texts = [q.text for q in answer.quotes]
-    assert any(
-        t.startswith("If the gauge is not\ncalibrated") and t.endswith("correct it.") for t in texts
+    whole = (
+        "If the gauge is not\ncalibrated you can use the tide-check utility to compare it with the"
+        "\nharbour table and optionally correct it."
     )
+    assert any(whole in t for t in texts)
+
+
+def test_a_short_paragraph_is_quoted_whole(documents: Assistant) -> None:
+    answer = documents.ask("Can I use readings from the old float gauge for the harbour table?")
+    assert any("Use the radar gauge for this purpose." in q.text for q in answer.quotes)
 
 
 def test_a_list_question_quotes_the_items_with_their_lead_in(documents: Assistant) -> None:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from rag.answering.grounding import REFUSAL, Policy, answer
+from rag.answering.grounding import REFUSAL, UNIT_CHARS, Policy, answer
 from rag.build.indexer import build_index
 from rag.config import Settings
 from rag.index.generations import load_current
@@ -17,6 +17,8 @@ from rag.types import Hit
 from tests.fakes import FakeEmbedder
 
 POLICY = Policy(threshold=0.5, quote_ratio=0.5, max_quotes=3, other_source_ratio=0.2)
+# A paragraph too long to be quoted whole: its sentences are quoted one by one.
+PADDING = " ".join(f"Filler sentence number {i} pads the paragraph." for i in range(20))
 
 
 @pytest.fixture
@@ -24,7 +26,9 @@ def store(tmp_path: Path) -> LocalStore:
     sources = tmp_path / "sources"
     sources.mkdir()
     (sources / "a.txt").write_text(
-        "Alpha\n\nThe first fact is here. The second fact follows it. A third one ends it.\n",
+        "Alpha\n\nThe first fact is here. The second fact follows it. "
+        f"{PADDING} A third one ends it.\n\n"
+        "A short note starts here. Its second sentence holds the answer.\n",
         encoding="utf-8",
     )
     (sources / "b.txt").write_text("Beta\n\nAnother source says something else.\n", "utf-8")
@@ -61,6 +65,17 @@ def test_quotes_are_verbatim_and_adjacent_sentences_merge(store: LocalStore) -> 
     assert store.sources[quote.source].text[quote.start : quote.end] == quote.text
     assert quote.sha256 == store.sources["a.txt"].sha256
     assert result.generation == 7 and "[1]" in result.text
+
+
+def test_a_sentence_is_quoted_with_the_rest_of_its_short_paragraph(store: LocalStore) -> None:
+    result = answer(
+        "q", reading(store, {"A short note starts here.": 0.9}, 0.9), store, POLICY, "q", 1
+    )
+    assert [q.text for q in result.quotes] == [
+        "A short note starts here. Its second sentence holds the answer."
+    ]
+    long = store.sources["a.txt"].text.split("\n\n")[1]
+    assert len(long) > UNIT_CHARS  # ... but a long paragraph is quoted sentence by sentence
 
 
 def test_weak_sentences_of_the_same_source_are_left_out(store: LocalStore) -> None:

@@ -48,7 +48,8 @@ def test_retrieval_and_grounding_run_over_a_memory_store(tmp_path: Path) -> None
     result = answer(question, reading, store, policy, question, store.generation, lexicon)
     quote = result.quotes[0]
     text = store.sources[quote.source].text
-    assert text[quote.start : quote.end] == quote.text == "It eats voles."
+    assert text[quote.start : quote.end] == quote.text
+    assert "It eats voles." in quote.text  # with the rest of its short paragraph
     assert quote.sha256 == hashlib.sha256(text.encode()).hexdigest()
 
 
@@ -59,5 +60,5 @@ def test_the_assistant_takes_its_threshold_and_quotes_from_any_reader(tmp_path: 
     assistant = Assistant(settings, FakeEmbedder(), reader=OverlapReader())
     assert assistant.policy.threshold == OverlapReader.threshold
     answered = assistant.ask("Does it reach the Black Sea?")
-    assert answered.quotes and answered.quotes[0].text == "It reaches the Black Sea."
+    assert answered.quotes and answered.quotes[0].text.endswith("It reaches the Black Sea.")
     assert assistant.ask("Who painted the Mona Lisa?").refused  # no word of it in any source

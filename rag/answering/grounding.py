@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+import bisect
+import functools
 import re
 from dataclasses import dataclass
 
 from rag.errors import IndexCorrupt
 from rag.index.base import Store
 from rag.reading.base import Reader, Reading
+from rag.text.blocks import units
 from rag.text.lexicon import Lexicon
 from rag.types import Answer, Quote, Sentence
 
 REFUSAL = "The sources do not contain an answer to this question."
+# A picked sentence is quoted with the rest of its unit (its paragraph, list item, table row,
+# or a lead-in with its list) when the unit is no longer than this: the next sentence often
+# finishes what the picked one starts ("... should not be used. Use X for this purpose.").
+UNIT_CHARS = 800
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +111,31 @@ def _merge_adjacent(
     return merged
 
 
+@functools.lru_cache(maxsize=64)
+def _units(text: str) -> tuple[list[int], list[tuple[int, int]]]:
+    """A source text's units and their starts, for bisecting (computed once per text)."""
+    found = units(text)
+    return [start for start, _ in found], found
+
+
+def _whole_units(
+    picked: list[tuple[Sentence, float]], store: Store
+) -> list[tuple[Sentence, float]]:
+    """Widen each picked span to the short unit that holds it; spans that meet are merged."""
+    out: list[tuple[Sentence, float]] = []
+    for sentence, score in picked:
+        starts, spans = _units(store.sources[sentence.source_id].text)
+        i = bisect.bisect_right(starts, sentence.start) - 1
+        if i >= 0:
+            start, end = spans[i]
+            if start <= sentence.start and sentence.end <= end and end - start <= UNIT_CHARS:
+                sentence = Sentence(sentence.source_id, start, end)
+        if any(s == sentence for s, _ in out):
+            continue
+        out.append((sentence, score))
+    return out
+
+
 def quote(store: Store, sentence: Sentence, score: float) -> Quote:
     """Cut a quote from its source, checking that it is verbatim."""
     source = store.sources[sentence.source_id]
@@ -155,7 +187,8 @@ def answer(
     picked = _pick(reading, policy)
     if lexicon is not None:
         picked = _bridge(question, reading, picked, policy.max_quotes, lexicon)
-    quotes = tuple(quote(store, s, p) for s, p in _merge_adjacent(picked, store))
+    spans = _merge_adjacent(_whole_units(picked, store), store)
+    quotes = tuple(quote(store, s, p) for s, p in spans)
     if not quotes:
         return refusal
     return Answer(

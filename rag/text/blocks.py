@@ -147,3 +147,19 @@ def _joins_list(run: str, item: bool, items: int, breaks: int) -> bool:
     if breaks <= 1:
         return True
     return item if items else len(run) <= _SHORT_ITEM
+
+
+def units(text: str) -> list[tuple[int, int]]:
+    """Return the quotable units of `text`, in order, stripped of surrounding whitespace.
+
+    A unit is a run (a paragraph, a list item, a table row) or a lead-in with its list.
+    """
+    found: list[tuple[int, int]] = []
+    for start, end in lead_ins(text, list(runs(text))):
+        while start < end and text[start].isspace():
+            start += 1
+        while end > start and text[end - 1].isspace():
+            end -= 1
+        if start < end:
+            found.append((start, end))
+    return found
