@@ -9,6 +9,7 @@ from pathlib import Path
 import pysbd
 import pytest
 
+from rag.text.blocks import units
 from rag.text.chunking import chunk, index_text, split_sentences
 from rag.types import Chunk, Source
 
@@ -228,3 +229,35 @@ def test_a_hard_wrapped_sentence_is_one_sentence_and_structure_stays_apart() -> 
 def test_a_file_name_or_version_never_ends_a_sentence(text: str, whole: str) -> None:
     first = sentence_texts(text)[0]
     assert first.endswith(whole) and first[0].isupper()
+
+
+FAQ = """\
+Q:  I need to use a script that runs "xz -9". On a system with 256 MiB
+    of RAM, xz says that it cannot allocate memory. Can I make the
+    script work without modifying it?
+
+A:  Set a default memory usage limit. You can do it e.g.
+    in a shell initialization script:
+
+        XZ_DEFAULTS=--memlimit-compress=150MiB
+
+    xz will then scale the settings down.
+
+
+Q:  How is multi-threaded compression implemented?
+
+A:  The simplest method is splitting the data into blocks.
+"""
+
+
+def test_a_hanging_indent_continues_its_sentence() -> None:
+    found = sentence_texts(FAQ)
+    assert "On a system with 256 MiB\n    of RAM, xz says that it cannot allocate memory." in found
+
+
+def test_a_question_is_one_unit_with_its_answer_and_a_lead_in_stops_at_a_dedent() -> None:
+    found = [FAQ[s:e] for s, e in units(FAQ)]
+    assert found[0].startswith("Q:  I need") and found[0].endswith("scale the settings down.")
+    assert "XZ_DEFAULTS" in found[0]  # the answer's lead-in keeps its code
+    assert found[1].startswith("Q:  How is") and found[1].endswith("into blocks.")
+    assert len(found) == 2

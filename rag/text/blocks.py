@@ -20,6 +20,9 @@ BREAKS = re.compile(r"[\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029]")
 _ITEM = re.compile(r"\s*(?:[-*+•◦▪‣o]\s|\(?\d{1,3}[.)]\s|\(?[a-z][.)]\s|-{1,2}\w|\[\d+\]\s)")
 _HEADING = re.compile(r"\s*(?:#{1,6}\s|\*\s\*\s\*)|\s*(?:=+|-+|\*+|_+|~+)\s*$")
 _FENCE = re.compile(r"\s*(?:```|~~~)")
+# A short label and the gap after it ("Q:  ", "A:  ", "1.  "): the lines below a hanging
+# indent start where the label's text does.
+_LABEL = re.compile(r"\s*\S{0,3}[:.)\]]\s+(?=\S)")
 # A column gap: 2+ spaces that do not follow the end of a sentence ("end.  Next" is prose).
 _GAP = re.compile(r"(?<![.!?:;])\S {2,}(?=\S)")
 _DEEPER = 4  # this much more indentation starts a code block or an example
@@ -65,7 +68,9 @@ def _continues(previous: str, line: str, wide: int, between: str) -> bool:
     if _starts_structure(line) or _is_structure(previous):
         return False
     depth, above = _indent(line), _indent(previous)
-    if depth - above >= _DEEPER and not _ITEM.match(previous):
+    label = _LABEL.match(previous)
+    hanging = label is not None and label.end() == depth
+    if depth - above >= _DEEPER and not _ITEM.match(previous) and not hanging:
         return False  # an indented example or code
     stripped = previous.strip()
     full = len(stripped) >= max(_FULL * wide, _MIN_WRAP)
@@ -129,15 +134,26 @@ def lead_ins(text: str, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
         if text[start:end].rstrip().endswith(":"):
             items = 0
             taken = 0
+            margin = _body_indent(text[start:end])
             while i < len(spans) and taken < _LIST_RUNS and spans[i][1] - start <= _LIST_CHARS:
                 following = text[spans[i][0] : spans[i][1]]
                 item = bool(_ITEM.match(following))
-                if not _joins_list(following, item, items, _line_breaks(text[end : spans[i][0]])):
+                breaks = _line_breaks(text[end : spans[i][0]])
+                if _indent(following) < margin or not _joins_list(following, item, items, breaks):
                     break
                 items += item
                 end, i, taken = spans[i][1], i + 1, taken + 1
         out.append((start, end))
     return out
+
+
+def _body_indent(run: str) -> int:
+    """Return how far a run's text is indented: its last line's, or past a one-line label."""
+    lines = [line for line in BREAKS.split(run) if line.strip()]
+    if len(lines) > 1:
+        return _indent(lines[-1])
+    label = _LABEL.match(run)
+    return label.end() if label and not _ITEM.match(run) else _indent(run)
 
 
 def _joins_list(run: str, item: bool, items: int, breaks: int) -> bool:
@@ -152,7 +168,8 @@ def _joins_list(run: str, item: bool, items: int, breaks: int) -> bool:
 def units(text: str) -> list[tuple[int, int]]:
     """Return the quotable units of `text`, in order, stripped of surrounding whitespace.
 
-    A unit is a run (a paragraph, a list item, a table row) or a lead-in with its list.
+    A unit is a run (a paragraph, a list item, a table row) or a lead-in with its list; a
+    question ("Q:  How do I ...?") is one unit with the run that answers it.
     """
     found: list[tuple[int, int]] = []
     for start, end in lead_ins(text, list(runs(text))):
@@ -160,6 +177,12 @@ def units(text: str) -> list[tuple[int, int]]:
             start += 1
         while end > start and text[end - 1].isspace():
             end -= 1
-        if start < end:
-            found.append((start, end))
+        if start >= end:
+            continue
+        if found and text[found[-1][1] - 1] == "?" and text[end - 1] != "?":
+            asked = found[-1][0]
+            if end - asked <= _LIST_CHARS:
+                found[-1] = (asked, end)
+                continue
+        found.append((start, end))
     return found
