@@ -9,8 +9,8 @@ from pathlib import Path
 import pysbd
 import pytest
 
-from rag.text.blocks import units
 from rag.text.chunking import chunk, index_text, split_sentences
+from rag.text.units import read_with, unit_at, units
 from rag.types import Chunk, Source
 
 SEEDS = Path(__file__).resolve().parents[1] / "seeds"
@@ -256,8 +256,24 @@ def test_a_hanging_indent_continues_its_sentence() -> None:
 
 
 def test_a_question_is_one_unit_with_its_answer_and_a_lead_in_stops_at_a_dedent() -> None:
-    found = [FAQ[s:e] for s, e in units(FAQ)]
+    found = [FAQ[s:e] for s, e, _, _ in units(FAQ)]
     assert found[0].startswith("Q:  I need") and found[0].endswith("scale the settings down.")
     assert "XZ_DEFAULTS" in found[0]  # the answer's lead-in keeps its code
     assert found[1].startswith("Q:  How is") and found[1].endswith("into blocks.")
     assert len(found) == 2
+
+
+def test_a_table_row_is_read_and_quoted_with_its_header() -> None:
+    table = (
+        "Speeds measured:\n\n| Name | Ratio | Speed |\n| --- | --- | --- |\n"
+        "| zstd | 2.8 | 500 MB/s |\n| gzip | 2.7 | 90 MB/s |\n\nAfter the table."
+    )
+    row = table.index("| gzip")
+    unit = unit_at(table, row, row + len("| gzip | 2.7 | 90 MB/s |"))
+    assert unit is not None and unit.quote_start == 0  # from the lead-in, header included
+    assert (
+        read_with(table, unit.start, unit.end)
+        == "Speeds measured:\n\n| Name | Ratio | Speed |\n| gzip | 2.7 | 90 MB/s |"
+    )
+    after = table.index("After")
+    assert read_with(table, after, len(table)) == "After the table."

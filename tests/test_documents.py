@@ -46,6 +46,10 @@ HIDDEN = """<html><head><title>Harbour notes</title></head><body>
 <p>The harbour opens at six in the morning.</p>
 <p style="display: none">The secret mooring code is 4711.</p>
 <div hidden>The night gate code is 8080.</div>
+<p>The ferry timetable for the harbour is:</p>
+<table><thead><tr><th>Season</th><th>First ferry</th><th>Last ferry</th></tr></thead>
+<tbody><tr><td>Summer</td><td>05:00</td><td>23:00</td></tr>
+<tr><td>Winter</td><td><p>07:30</p></td><td>17:15</td></tr></tbody></table>
 </body></html>
 """
 
@@ -87,6 +91,17 @@ def test_a_list_question_quotes_the_items_with_their_lead_in(documents: Assistan
     quoted = " ".join(q.text for q in answer.quotes)
     assert "three programs:" in quoted
     assert all(name in quoted for name in ("tide-check", "tide-log", "tide-plot"))
+
+
+def test_an_html_table_row_is_one_line_quoted_with_its_header(documents: Assistant) -> None:
+    rows = "Season\tFirst ferry\tLast ferry\nSummer\t05:00\t23:00\nWinter\t07:30\t17:15"
+    assert rows in documents.store.sources["harbour.html"].text
+    answer = documents.ask("When does the last ferry leave in winter?")
+    quoted = " ".join(q.text for q in answer.quotes)
+    assert "Winter\t07:30\t17:15" in quoted  # the row, read with its header...
+    assert (
+        "The ferry timetable for the harbour is:\n\nSeason\tFirst ferry" in quoted
+    )  # ...shown too
 
 
 def test_hidden_html_is_never_indexed_or_quoted(documents: Assistant) -> None:

@@ -6,13 +6,14 @@ from pathlib import Path
 
 import pytest
 
-from rag.answering.grounding import REFUSAL, UNIT_CHARS, Policy, answer
+from rag.answering.grounding import REFUSAL, Policy, answer
 from rag.build.indexer import build_index
 from rag.config import Settings
 from rag.index.generations import load_current
 from rag.index.local import LocalStore
 from rag.reading.base import Reading
 from rag.reading.features import candidates
+from rag.text.blocks import UNIT_CHARS
 from rag.types import Hit
 from tests.fakes import FakeEmbedder
 

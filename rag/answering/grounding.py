@@ -2,23 +2,18 @@
 
 from __future__ import annotations
 
-import bisect
-import functools
 import re
 from dataclasses import dataclass
 
 from rag.errors import IndexCorrupt
 from rag.index.base import Store
 from rag.reading.base import Reader, Reading
-from rag.text.blocks import units
+from rag.text.blocks import UNIT_CHARS
 from rag.text.lexicon import Lexicon
+from rag.text.units import unit_at
 from rag.types import Answer, Quote, Sentence
 
 REFUSAL = "The sources do not contain an answer to this question."
-# A picked sentence is quoted with the rest of its unit (its paragraph, list item, table row,
-# or a lead-in with its list) when the unit is no longer than this: the next sentence often
-# finishes what the picked one starts ("... should not be used. Use X for this purpose.").
-UNIT_CHARS = 800
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,7 +89,7 @@ def _names_in(title: str, text: str) -> bool:
 def _merge_adjacent(
     picked: list[tuple[Sentence, float]], store: Store
 ) -> list[tuple[Sentence, float]]:
-    """Join sentences that follow each other in one source into one span."""
+    """Join spans of one source that overlap or follow each other into one span."""
     merged: list[tuple[Sentence, float]] = []
     for sentence, score in picked:
         text = store.sources[sentence.source_id].text
@@ -102,8 +97,8 @@ def _merge_adjacent(
             if other.source_id != sentence.source_id:
                 continue
             first, second = sorted((other, sentence), key=lambda s: s.start)
-            if first.end <= second.start and not text[first.end : second.start].strip():
-                span = Sentence(sentence.source_id, first.start, second.end)
+            if second.start < first.end or not text[first.end : second.start].strip():
+                span = Sentence(sentence.source_id, first.start, max(first.end, second.end))
                 merged[i] = (span, max(score, other_score))
                 break
         else:
@@ -111,25 +106,19 @@ def _merge_adjacent(
     return merged
 
 
-@functools.lru_cache(maxsize=64)
-def _units(text: str) -> tuple[list[int], list[tuple[int, int]]]:
-    """A source text's units and their starts, for bisecting (computed once per text)."""
-    found = units(text)
-    return [start for start, _ in found], found
-
-
 def _whole_units(
     picked: list[tuple[Sentence, float]], store: Store
 ) -> list[tuple[Sentence, float]]:
-    """Widen each picked span to the short unit that holds it; spans that meet are merged."""
+    """Widen each picked span to the short unit that holds it; spans that meet are merged.
+
+    A table row is quoted from its table's header when `units` says they fit together.
+    """
     out: list[tuple[Sentence, float]] = []
     for sentence, score in picked:
-        starts, spans = _units(store.sources[sentence.source_id].text)
-        i = bisect.bisect_right(starts, sentence.start) - 1
-        if i >= 0:
-            start, end = spans[i]
-            if start <= sentence.start and sentence.end <= end and end - start <= UNIT_CHARS:
-                sentence = Sentence(sentence.source_id, start, end)
+        text = store.sources[sentence.source_id].text
+        unit = unit_at(text, sentence.start, sentence.end)
+        if unit is not None and unit.end - unit.start <= UNIT_CHARS:
+            sentence = Sentence(sentence.source_id, unit.quote_start, unit.end)
         if any(s == sentence for s, _ in out):
             continue
         out.append((sentence, score))

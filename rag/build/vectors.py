@@ -13,6 +13,7 @@ from rag.errors import RagError
 from rag.index.local import LocalStore
 from rag.index.rows import distinct_sentences, row_ranges, rows_in
 from rag.text.chunking import index_text
+from rag.text.units import read_with
 from rag.types import Chunk, Sentence, Source
 
 Vectors = NDArray[np.float32]
@@ -58,7 +59,7 @@ class BuildVectors:
         fresh_chunks = rows_in(chunk_rows[i] for i in fresh)
         fresh_sentences = rows_in(sentence_rows[i] for i in fresh)
         wanted = [index_text(titles[chunks[i].source_id], chunks[i]) for i in fresh_chunks]
-        wanted += [texts[sentences[i].source_id][sentences[i].start : sentences[i].end]
+        wanted += [read_with(texts[sentences[i].source_id], sentences[i].start, sentences[i].end)
                    for i in fresh_sentences]  # fmt: skip
         embedded = self._embed(wanted)
         if old is None:

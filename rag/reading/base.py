@@ -20,6 +20,7 @@ class Candidate:
     title: str
     hit_rank: int  # rank of the best hit that holds this sentence
     context: str  # the text of that hit's chunk
+    read_as: str = ""  # what the sentence is read as, when more than its text: a row's header
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,6 +13,7 @@ from numpy.typing import NDArray
 from rag.index.base import Store
 from rag.reading.base import Candidate
 from rag.text.lexicon import Lexicon
+from rag.text.units import read_with
 from rag.types import Hit, Sentence
 
 SENTENCE_FEATURES = (
@@ -68,6 +69,7 @@ def candidates(hits: Sequence[Hit], store: Store) -> list[Candidate]:
                     title=hit.title,
                     hit_rank=rank,
                     context=hit.chunk.text,
+                    read_as=read_with(text, sentence.start, sentence.end),
                 )
             )
     return found
@@ -107,7 +109,7 @@ def sentence_features(
     rows = []
     contexts: dict[int, set[str]] = {}  # a chunk's terms, shared by its sentences
     for c, d in zip(found, dense, strict=True):
-        terms = lexicon.terms(c.text)
+        terms = lexicon.terms(c.read_as or c.text)
         if c.hit_rank not in contexts:
             contexts[c.hit_rank] = set(lexicon.terms(f"{c.title} {c.context}"))
         context_terms = contexts[c.hit_rank]

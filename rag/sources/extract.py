@@ -27,8 +27,9 @@ _VOID = frozenset(
 )
 # The extractor's version, recorded in each generation: a build after a change re-reads every
 # file. 2: PDF page furniture left out, HTML hidden elements left out; 3: running heads
-# that number two pages, and HTML nested deeper than MAX_HTML_DEPTH refused; 4: PDF pages.
-EXTRACTOR = 4
+# that number two pages, and HTML nested deeper than MAX_HTML_DEPTH refused; 4: PDF pages;
+# 5: an HTML table row on one line, its cells tab-separated.
+EXTRACTOR = 5
 # Elements whose text a reader never sees.
 _HIDDEN_TAGS = frozenset(
     {"head", "script", "style", "noscript", "template", "svg", "math", "iframe", "object"}
@@ -142,23 +143,47 @@ def _hidden(node: LexborNode) -> bool:
 
 
 def _html_text(root: LexborNode) -> str:
-    """Return the visible text, a blank line between blocks and spaces collapsed in lines."""
+    """Return the visible text, a blank line between blocks and spaces collapsed in lines.
+
+    A table row is one line with a tab between its cells, as a browser copies it; a
+    table's rows are consecutive lines, its header first.
+    """
     parts: list[str] = []
-    stack: list[tuple[LexborNode, bool] | str] = [(root, False)]
+    stack: list[tuple[LexborNode, str] | str] = [(root, "")]
     while stack:  # an explicit stack: deeply nested pages must not hit the recursion limit
         item = stack.pop()
         if isinstance(item, str):
             parts.append(item)
             continue
-        node, in_pre = item
+        node, inside = item  # inside: "pre", "cell" (a table cell) or ""
         if node.is_text_node:
             raw = node.text_content or ""
-            parts.append(raw if in_pre else re.sub(r"\s+", " ", raw))
+            parts.append(raw if inside == "pre" else re.sub(r"\s+", " ", raw))
         elif node.is_element_node and node.tag not in _HIDDEN_TAGS and not _hidden(node):
             tag = node.tag or ""
-            brk = "\n" if tag == "br" else "\n\n" if tag in _BLOCK_TAGS else ""
-            stack.append("" if tag == "br" else brk)
-            stack.extend((c, in_pre or tag == "pre") for c in reversed(list(node.iter(True))))
-            stack.append(brk)
-    lines = (" ".join(line.split()) for line in "".join(parts).split("\n"))
-    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
+            before, after = _breaks(tag, inside)
+            stack.append(after)
+            within = "pre" if tag == "pre" else "cell" if tag in ("td", "th") else inside
+            stack.extend((c, within) for c in reversed(list(node.iter(True))))
+            stack.append(before)
+    lines = (
+        "\t".join(" ".join(c.split()) for c in line.split("\t"))
+        for line in "".join(parts).split("\n")
+    )
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(line.strip("\t ") for line in lines)).strip()
+
+
+def _breaks(tag: str, inside: str) -> tuple[str, str]:
+    """Return what comes before and after an element's text."""
+    if tag == "br":
+        return (" " if inside == "cell" else "\n"), ""
+    if tag in ("td", "th"):
+        return "\t", ""
+    if tag == "tr":
+        return "", "\n"
+    if tag in ("thead", "tbody", "tfoot"):
+        return "", ""
+    if tag in _BLOCK_TAGS:
+        brk = " " if inside == "cell" else "\n\n"
+        return brk, brk
+    return "", ""

@@ -28,7 +28,11 @@ _GAP = re.compile(r"(?<![.!?:;])\S {2,}(?=\S)")
 _DEEPER = 4  # this much more indentation starts a code block or an example
 _FULL = 0.6  # a line this share of its paragraph's widest line is a wrapped one
 _MIN_WRAP = 40  # shorter lines are titles, dates, last lines: never wrapped ones
-_LIST_CHARS = 800  # a lead-in takes the runs after it up to this length...
+# The longest unit a quote shows whole (rag/answering): a picked sentence is quoted with the
+# rest of its paragraph, item, table row or list, since the next sentence often finishes what
+# the picked one starts ("... should not be used. Use X for this purpose.").
+UNIT_CHARS = 800
+_LIST_CHARS = UNIT_CHARS  # a lead-in takes the runs after it up to this length...
 _LIST_RUNS = 12  # ...and this many runs
 _SHORT_ITEM = 300  # past a blank line, an unmarked run this short is still an item
 
@@ -63,7 +67,7 @@ def runs(text: str) -> Iterator[tuple[int, int]]:
 
 def _continues(previous: str, line: str, wide: int, between: str) -> bool:
     """Tell whether `line` carries on the run that `previous` (the line above) ends."""
-    if _line_breaks(between) > 1:
+    if line_breaks(between) > 1:
         return False  # a blank line between them
     if _starts_structure(line) or _is_structure(previous):
         return False
@@ -79,21 +83,21 @@ def _continues(previous: str, line: str, wide: int, between: str) -> bool:
 
 
 def _starts_structure(line: str) -> bool:
-    return bool(_ITEM.match(line) or _HEADING.match(line) or _is_table_row(line))
+    return bool(_ITEM.match(line) or _HEADING.match(line) or is_table_row(line))
 
 
 def _is_structure(line: str) -> bool:
-    return bool(_HEADING.match(line) or _is_table_row(line))
+    return bool(_HEADING.match(line) or is_table_row(line))
 
 
-def _is_table_row(line: str) -> bool:
+def is_table_row(line: str) -> bool:
     stripped = line.strip()
-    if stripped.startswith("|") or stripped.count("|") >= 2:
+    if stripped.startswith("|") or stripped.count("|") >= 2 or "\t" in stripped:
         return True
     return len(_GAP.findall(stripped)) >= 2
 
 
-def _line_breaks(gap: str) -> int:
+def line_breaks(gap: str) -> int:
     """Count the line breaks in the text between two lines ("\r\n" is one)."""
     return len(BREAKS.findall(gap.replace("\r\n", "\n")))
 
@@ -109,7 +113,7 @@ def _widths(text: str, lines: list[tuple[int, int]]) -> list[int]:
     last_end = -1
     for start, end in lines:
         gap = text[last_end:start] if last_end >= 0 else ""
-        if group and _line_breaks(gap) > 1:
+        if group and line_breaks(gap) > 1:
             widths.extend([max(group)] * len(group))
             group = []
         group.append(len(text[start:end].strip()))
@@ -138,7 +142,7 @@ def lead_ins(text: str, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
             while i < len(spans) and taken < _LIST_RUNS and spans[i][1] - start <= _LIST_CHARS:
                 following = text[spans[i][0] : spans[i][1]]
                 item = bool(_ITEM.match(following))
-                breaks = _line_breaks(text[end : spans[i][0]])
+                breaks = line_breaks(text[end : spans[i][0]])
                 if _indent(following) < margin or not _joins_list(following, item, items, breaks):
                     break
                 items += item
@@ -158,31 +162,8 @@ def _body_indent(run: str) -> int:
 
 def _joins_list(run: str, item: bool, items: int, breaks: int) -> bool:
     """Tell whether a run belongs to the list a lead-in introduces."""
-    if _HEADING.match(run) or _is_table_row(run) or run.rstrip().endswith(":"):
+    if _HEADING.match(run) or is_table_row(run) or run.rstrip().endswith(":"):
         return False
     if breaks <= 1:
         return True
     return item if items else len(run) <= _SHORT_ITEM
-
-
-def units(text: str) -> list[tuple[int, int]]:
-    """Return the quotable units of `text`, in order, stripped of surrounding whitespace.
-
-    A unit is a run (a paragraph, a list item, a table row) or a lead-in with its list; a
-    question ("Q:  How do I ...?") is one unit with the run that answers it.
-    """
-    found: list[tuple[int, int]] = []
-    for start, end in lead_ins(text, list(runs(text))):
-        while start < end and text[start].isspace():
-            start += 1
-        while end > start and text[end - 1].isspace():
-            end -= 1
-        if start >= end:
-            continue
-        if found and text[found[-1][1] - 1] == "?" and text[end - 1] != "?":
-            asked = found[-1][0]
-            if end - asked <= _LIST_CHARS:
-                found[-1] = (asked, end)
-                continue
-        found.append((start, end))
-    return found

@@ -1,0 +1,86 @@
+"""Text -> quotable units: what a quote of a sentence shows, and what it is read with.
+
+A picked sentence is quoted with the rest of its unit when the unit is short: its paragraph,
+list item or table row, a lead-in with its list, a question with its answer. A table row is
+read and quoted with its table's header row (and the lead-in above the table).
+"""
+
+from __future__ import annotations
+
+import bisect
+import functools
+from typing import NamedTuple
+
+from rag.text.blocks import BREAKS, UNIT_CHARS, is_table_row, lead_ins, line_breaks, runs
+
+
+class Unit(NamedTuple):
+    """A stretch of a text that is quoted whole, with what belongs to it from above."""
+
+    start: int
+    end: int
+    quote_start: int  # where a quote of it starts: its own start, or its table's lead-in/header
+    header: tuple[int, int] | None  # a table row's header row (and lead-in), read with the row
+
+
+def units(text: str) -> list[Unit]:
+    """Return the units of `text`, in order, stripped of surrounding whitespace, never overlapping.
+
+    A quote of a table row starts at its table's lead-in, or else at its header row, when
+    they fit within UNIT_CHARS together; anything else is quoted from its own start.
+    """
+    found: list[Unit] = []
+    header: tuple[int, int] | None = None  # the header row of the table being read
+    lead = -1  # where the lead-in of that table starts ("The timetable is:"), -1 if none
+    for start, end in lead_ins(text, list(runs(text))):
+        while start < end and text[start].isspace():
+            start += 1
+        while end > start and text[end - 1].isspace():
+            end -= 1
+        if start >= end:
+            continue
+        previous = found[-1] if found else None
+        answers = previous and text[previous.end - 1] == "?" and text[end - 1] != "?"
+        if previous and answers and end - previous.start <= UNIT_CHARS:
+            found[-1] = Unit(previous.start, end, previous.start, None)  # a question, answered
+            continue
+        row = is_table_row(text[start:end]) and not BREAKS.search(text[start:end])
+        if not row:
+            header, lead = None, -1
+        elif header is None or previous is None or line_breaks(text[previous.end : start]) > 1:
+            header = (start, end)  # a table's first row is its header
+            lead = previous.start if previous and text[previous.end - 1] == ":" else -1
+            fits = lead >= 0 and end - lead <= UNIT_CHARS
+            found.append(Unit(start, end, lead if fits else start, None))
+            continue
+        if not row or header is None:
+            found.append(Unit(start, end, start, None))
+            continue
+        first = lead if lead >= 0 else header[0]
+        fitting = [s for s in (first, header[0]) if end - s <= UNIT_CHARS]
+        found.append(Unit(start, end, fitting[0] if fitting else start, (first, header[1])))
+    return found
+
+
+@functools.lru_cache(maxsize=64)
+def _indexed(text: str) -> tuple[list[int], list[Unit]]:
+    """A text's units and their starts, for bisecting (computed once per text)."""
+    found = units(text)
+    return [u.start for u in found], found
+
+
+def unit_at(text: str, start: int, end: int) -> Unit | None:
+    """Return the unit that holds `text[start:end]`, or None when no single unit does."""
+    starts, found = _indexed(text)
+    i = bisect.bisect_right(starts, start) - 1
+    if i >= 0 and found[i].start <= start and end <= found[i].end:
+        return found[i]
+    return None
+
+
+def read_with(text: str, start: int, end: int) -> str:
+    """Return what `text[start:end]` is read (and embedded) as: a table row after its header."""
+    unit = unit_at(text, start, end)
+    if unit is None or unit.header is None:
+        return text[start:end]
+    return f"{text[unit.header[0] : unit.header[1]]}\n{text[start:end]}"
