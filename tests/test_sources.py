@@ -97,6 +97,15 @@ def test_title_falls_back_to_first_line_then_stem(tmp_path: Path) -> None:
     assert load_one(write(tmp_path / "b" / "stem.txt", "...\n")).title == "stem"
 
 
+def test_titles_are_the_documents_own_not_its_first_line(tmp_path: Path) -> None:
+    news = "GNU tide NEWS                -*- outline -*-\n\n* Noteworthy changes in release 1.2\n"
+    assert load_one(write(tmp_path / "a" / "NEWS.txt", news)).title == "GNU tide NEWS"
+    readme = "   -*- text -*-\nGNU Tide\n========\n   Home: https://example.org/\n\nText.\n"
+    assert load_one(write(tmp_path / "b" / "README.txt", readme)).title == "GNU Tide"
+    badge = "# tide [![test](https://ci.example/badge.svg)](https://ci.example/runs)\n\nText.\n"
+    assert load_one(write(tmp_path / "c" / "README.md", badge)).title == "tide"
+
+
 def test_html_text_without_markup_or_scripts(tmp_path: Path) -> None:
     html = """<!doctype html><html><head><title>  Page   Title </title>
     <style>p { color: red }</style><script>var secret = "Do not show.";</script></head>

@@ -13,7 +13,7 @@ from selectolax.lexbor import LexborHTMLParser, LexborNode
 from rag.errors import SourceError
 from rag.sources.pdf import extract_pdf
 from rag.sources.scan import scan_sources
-from rag.sources.titles import first_line, md_title
+from rag.sources.titles import md_title, text_title
 from rag.sources.word import extract_docx
 from rag.types import Skipped, Source, SourceFile
 
@@ -28,8 +28,9 @@ _VOID = frozenset(
 # The extractor's version, recorded in each generation: a build after a change re-reads every
 # file. 2: PDF page furniture left out, HTML hidden elements left out; 3: running heads
 # that number two pages, and HTML nested deeper than MAX_HTML_DEPTH refused; 4: PDF pages;
-# 5: an HTML table row on one line, its cells tab-separated.
-EXTRACTOR = 5
+# 5: an HTML table row on one line, its cells tab-separated; 6: titles from underlined
+# headings, without mode lines or Markdown badges.
+EXTRACTOR = 6
 # Elements whose text a reader never sees.
 _HIDDEN_TAGS = frozenset(
     {"head", "script", "style", "noscript", "template", "svg", "math", "iframe", "object"}
@@ -71,7 +72,7 @@ def load_source(file: SourceFile) -> Source:
         text, title = extract_docx(file.id, data)
     else:
         text = _decode(file.id, data)
-        title = md_title(text) if suffix in (".md", ".markdown") else first_line(text)
+        title = md_title(text) if suffix in (".md", ".markdown") else text_title(text)
     if not text.strip():
         raise SourceError(f"{file.id}: no text found")
     return Source(
