@@ -46,7 +46,7 @@ if TYPE_CHECKING:
     from rag.reading.linear import DEFAULT_MODEL
     from rag.reading.neural import DEFAULT_WEIGHTS, NeuralReader
     from rag.runtime import configure_runtime
-    from rag.sources import SUPPORTED, load_source, load_sources, scan_sources
+    from rag.sources import SUPPORTED, load_source, load_sources, scan_sources, supported
     from rag.sources.watch import watch_sources
     from rag.types import Answer, Chunk, Hit, Quote, Sentence, Skipped, Source, SourceFile, Turn
 
@@ -74,6 +74,7 @@ _EXPORTS = {
     "load_source": "rag.sources",
     "load_sources": "rag.sources",
     "scan_sources": "rag.sources",
+    "supported": "rag.sources",
     "watch_sources": "rag.sources.watch",
     "Embedder": "rag.embedding.base",
     "SentenceTransformerEmbedder": "rag.embedding.base",
@@ -156,6 +157,7 @@ __all__ = [
     "load_sources",
     "make_indexer",
     "scan_sources",
+    "supported",
     "train_neural_reader",
     "train_reader",
     "watch_sources",

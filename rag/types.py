@@ -85,6 +85,7 @@ class Quote:
     score: float
     sha256: str  # sha256 of the source text the span was cut from
     page: int | None = None  # the PDF page the quote starts on
+    section: str | None = None  # the heading the quote sits under, when the source has one
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,6 +10,7 @@ import pysbd
 import pytest
 
 from rag.text.chunking import chunk, index_text, split_sentences
+from rag.text.sections import headings, section_of
 from rag.text.units import read_with, unit_at, units
 from rag.types import Chunk, Source
 
@@ -277,3 +278,16 @@ def test_a_table_row_is_read_and_quoted_with_its_header() -> None:
     )
     after = table.index("After")
     assert read_with(table, after, len(table)) == "After the table."
+
+
+def test_headings_are_titles_standing_alone_never_code_or_sentences() -> None:
+    text = (
+        "# tide\n\nTide keeps a log.\n\n## Usage\n\n```\n# not a heading\n```\n\n"
+        "Run it daily. The log grows.\n\nHINTS FOR TIDE\n\nReturns: <string>\n\n"
+        "Options\n=======\n\nAll readings are kept."
+    )
+    found = [text[s:e] for s, e in headings(text)]
+    assert found == ["# tide", "## Usage", "HINTS FOR TIDE", "Options"]
+    assert section_of(text, text.index("Run it")) == "Usage"
+    assert section_of(text, text.index("All readings")) == "Options"
+    assert section_of(text, 0) is None  # a heading is not its own section

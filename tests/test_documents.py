@@ -41,6 +41,27 @@ The package installs three programs:
   - tide-plot, which draws a week of readings
 """
 
+NEWS = """\
+GNU tide NEWS                                    -*- outline -*-
+
+* Noteworthy changes in release 2.4 (2024-03-02) [stable]
+
+** Bug fixes
+
+  tide-plot no longer crashes on an empty week.
+
+* Noteworthy changes in release 2.3 (2023-11-20) [stable]
+
+** New features
+
+  tide-log now accepts the --harbour option, which names the harbour a
+  reading was taken at.
+
+** Bug fixes
+
+  tide-check no longer rounds readings to whole metres.
+"""
+
 HIDDEN = """<html><head><title>Harbour notes</title></head><body>
 <h1>Harbour notes</h1>
 <p>The harbour opens at six in the morning.</p>
@@ -66,6 +87,7 @@ def documents(tmp_path_factory: pytest.TempPathFactory, real_embedder: Embedder)
     folder.mkdir()
     (folder / "tidewater.txt").write_text(README)
     (folder / "harbour.html").write_text(HIDDEN)
+    (folder / "NEWS").write_text(NEWS)
     settings = Settings(source_dirs=(folder,), index_dir=root / "index")
     build_index(settings, real_embedder)
     return Assistant(settings, real_embedder)
@@ -102,6 +124,17 @@ def test_an_html_table_row_is_one_line_quoted_with_its_header(documents: Assista
     assert (
         "The ferry timetable for the harbour is:\n\nSeason\tFirst ferry" in quoted
     )  # ...shown too
+
+
+def test_a_news_item_is_quoted_with_its_release_and_cites_its_section(
+    documents: Assistant,
+) -> None:
+    answer = documents.ask("In which release did tide-log get the --harbour option?")
+    first, item = answer.quotes[:2]
+    assert first.text == "* Noteworthy changes in release 2.3 (2023-11-20) [stable]"
+    assert "tide-log now accepts the --harbour option" in item.text
+    assert item.section == "New features"  # the heading right above the item
+    assert documents.store.sources["NEWS"].title == "GNU tide NEWS"
 
 
 def test_hidden_html_is_never_indexed_or_quoted(documents: Assistant) -> None:

@@ -240,3 +240,13 @@ def test_links_to_files_outside_the_source_folder_are_skipped(tmp_path: Path) ->
     assert all("outside the source folder" in s.reason for s in skipped)
     sources, _ = load_sources([folder], 10_000)
     assert all("root:" not in s.text for s in sources)
+
+
+def test_readme_and_news_without_extension_are_read_but_other_extensionless_files_are_not(
+    tmp_path: Path,
+) -> None:
+    for name in ("README", "NEWS", "ChangeLog", "Makefile", "data", "notes.txt"):
+        (tmp_path / name).write_text(f"The {name} file.\n")
+    files, skipped = scan_sources([tmp_path], 10_000)
+    assert sorted(f.id for f in files) == ["ChangeLog", "NEWS", "README", "notes.txt"]
+    assert not skipped

@@ -218,7 +218,8 @@ def _ask(args: argparse.Namespace, settings: Settings) -> int:
         print(answer.text)
         for i, q in enumerate(answer.quotes, start=1):
             page = f", p. {q.page}" if q.page is not None else ""
-            print(f"[{i}] {q.title} — {q.source}{page} [{q.start}:{q.end}]")
+            section = f", § {q.section}" if q.section else ""
+            print(f"[{i}] {q.title} — {q.source}{page}{section} [{q.start}:{q.end}]")
     return EXIT_REFUSED if answer.refused else 0
 
 

@@ -75,6 +75,9 @@ class QuoteOut(BaseModel):
     score: float
     sha256: str = Field(description="sha256 of the source text the span was cut from.")
     page: int | None = Field(default=None, description="The PDF page the quote starts on.")
+    section: str | None = Field(
+        default=None, description="The heading of the section the quote sits under."
+    )
 
 
 class AskResponse(BaseModel):
@@ -103,6 +106,7 @@ class AskResponse(BaseModel):
                     score=q.score,
                     sha256=q.sha256,
                     page=q.page,
+                    section=q.section,
                 )
                 for q in answer.quotes
             ],

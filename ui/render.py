@@ -31,7 +31,9 @@ def escape_html(text: str) -> str:
 def citation_label(number: int, quote: Quote) -> str:
     """Return the short label of a numbered citation."""
     page = f" · p. {quote.page}" if quote.page is not None else ""
-    return f"[{number}] {quote.title} · {quote.source}{page}, characters {quote.start}–{quote.end}"
+    section = f" · § {quote.section}" if quote.section else ""
+    where = f"{quote.source}{page}{section}"
+    return f"[{number}] {quote.title} · {where}, characters {quote.start}–{quote.end}"
 
 
 def format_answer(answer: Answer) -> str:

@@ -12,7 +12,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path, PurePosixPath
 
-from rag import SUPPORTED, SourceError, SourceFile, fsync_path, load_source
+from rag import SUPPORTED, SourceError, SourceFile, fsync_path, load_source, supported
 
 MAX_STEM_CHARS = 80
 MAX_SAME_NAME = 100  # name.txt, name-2.txt ... name-100.txt
@@ -127,7 +127,7 @@ def source_path(folders: Sequence[Path], source_id: str) -> Path:
     """
     parts = PurePosixPath(source_id).parts
     if (
-        PurePosixPath(source_id).suffix.lower() not in SUPPORTED
+        not supported(PurePosixPath(source_id).name)
         or any(part.startswith(".") for part in parts)
         or "\x00" in source_id
         or len(source_id) > MAX_ID_CHARS

@@ -10,10 +10,17 @@ from rag.index.base import Store
 from rag.reading.base import Reader, Reading
 from rag.text.blocks import UNIT_CHARS
 from rag.text.lexicon import Lexicon
+from rag.text.sections import names_version, section_of, versioned_section_at
 from rag.text.units import unit_at
 from rag.types import Answer, Quote, Sentence
 
 REFUSAL = "The sources do not contain an answer to this question."
+# "In which release did ...?", "Since which version ...?": in a NEWS file or changelog the
+# answer is the heading of the section that holds the item, far above it.
+_ASKS_VERSION = re.compile(
+    r"\b(?:which|what)\s+(?:[\w.-]+\s+){0,2}(?:release|version)s?\b|\bsince\s+(?:which|what|when)\b",
+    re.IGNORECASE,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,7 +147,22 @@ def quote(store: Store, sentence: Sentence, score: float) -> Quote:
         score=round(score, 4),
         sha256=source.sha256,
         page=source.page_at(sentence.start),
+        section=section_of(source.text, sentence.start),
     )
+
+
+def _with_release(question: str, quotes: tuple[Quote, ...], store: Store) -> tuple[Quote, ...]:
+    """Quote the release heading above the first quote first, when the question asks for a
+    release or version that no quote names ("* Noteworthy changes in release 1.6 ...")."""
+    if not quotes or not _ASKS_VERSION.search(question):
+        return quotes
+    if any(names_version(q.text) for q in quotes):
+        return quotes
+    first = quotes[0]
+    found = versioned_section_at(store.sources[first.source].text, first.start)
+    if found is None:
+        return quotes
+    return (quote(store, Sentence(first.source, *found), first.score), *quotes)
 
 
 def compose(quotes: tuple[Quote, ...]) -> str:
@@ -177,7 +199,7 @@ def answer(
     if lexicon is not None:
         picked = _bridge(question, reading, picked, policy.max_quotes, lexicon)
     spans = _merge_adjacent(_whole_units(picked, store), store)
-    quotes = tuple(quote(store, s, p) for s, p in spans)
+    quotes = _with_release(question, tuple(quote(store, s, p) for s, p in spans), store)
     if not quotes:
         return refusal
     return Answer(

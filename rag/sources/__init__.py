@@ -2,7 +2,7 @@
 
 from rag.sources.digests import FileDigests
 from rag.sources.extract import load_source, load_sources
-from rag.sources.scan import SUPPORTED, scan_sources
+from rag.sources.scan import SUPPORTED, scan_sources, supported
 
 __all__ = [
     "SUPPORTED",
@@ -10,4 +10,5 @@ __all__ = [
     "load_source",
     "load_sources",
     "scan_sources",
+    "supported",
 ]

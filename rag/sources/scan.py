@@ -13,6 +13,17 @@ from rag.sources.digests import FileDigests
 from rag.types import Skipped, SourceFile
 
 SUPPORTED = (".txt", ".md", ".markdown", ".html", ".htm", ".pdf", ".docx")
+# Plain-text documentation that traditionally has no extension: README, NEWS, ChangeLog, ...
+TEXT_NAMES = frozenset(
+    {"readme", "news", "changes", "changelog", "install", "faq", "todo", "authors", "bugs"}
+    | {"hacking", "thanks", "history", "copying", "notice", "usage"}
+)
+
+
+def supported(name: str) -> bool:
+    """Tell whether a file name is one the product reads (by extension, or a README-like name)."""
+    stem, suffix = os.path.splitext(name)
+    return suffix.lower() in SUPPORTED or (not suffix and stem.lower() in TEXT_NAMES)
 
 
 def scan_sources(
@@ -51,7 +62,7 @@ def _walk(root: str) -> Iterator[str]:
     for current, dirnames, filenames in os.walk(root):
         dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
         for name in sorted(filenames):
-            if not name.startswith(".") and os.path.splitext(name)[1].lower() in SUPPORTED:
+            if not name.startswith(".") and supported(name):
                 yield os.path.join(current, name)
 
 

@@ -12,7 +12,7 @@ from watchdog.observers import Observer
 
 from rag.config import Settings
 from rag.errors import SourceError
-from rag.sources.scan import SUPPORTED
+from rag.sources.scan import supported
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +29,7 @@ def _relevant(path: str, is_directory: bool) -> bool:
     name = Path(path).name
     if name.startswith("."):
         return False
-    return is_directory or Path(name).suffix.lower() in SUPPORTED
+    return is_directory or supported(name)
 
 
 class SourceWatcher:
