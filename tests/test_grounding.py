@@ -14,6 +14,7 @@ from rag.index.local import LocalStore
 from rag.reading.base import Reading
 from rag.reading.features import candidates
 from rag.text.blocks import UNIT_CHARS
+from rag.text.kinds import NUMBER, OPTION, asked_kind, holds_kind
 from rag.types import Hit
 from tests.fakes import FakeEmbedder
 
@@ -89,3 +90,35 @@ def test_another_source_joins_on_a_lower_bar(store: LocalStore) -> None:
     scores = {"The first fact is here.": 0.9, "Another source says something else.": 0.3}
     result = answer("q", reading(store, scores, 0.9), store, POLICY, "q", 1)
     assert [q.source for q in result.quotes] == ["a.txt", "b.txt"]
+
+
+def test_a_question_asking_for_a_number_is_refused_by_a_quote_without_one(
+    store: LocalStore,
+) -> None:
+    scores = {"The first fact is here.": 0.9}
+    asked = answer("How many facts are there?", reading(store, scores, 0.9), store, POLICY, "q", 1)
+    assert asked.refused
+    plain = answer("Which fact comes first?", reading(store, scores, 0.9), store, POLICY, "q", 1)
+    assert not plain.refused
+
+
+@pytest.mark.parametrize(
+    ("question", "kind"),
+    [
+        ("How many seconds is the default interval?", NUMBER),
+        ("What numeric value does MAX_SIZE have?", NUMBER),
+        ("Is os.cpus().length the way to decide how many threads to start?", None),
+        ("Which idn2 option reads names from a file?", OPTION),
+        ("Which command-line option tells xz how many threads to use?", OPTION),
+        ("How long did the war last?", None),
+    ],
+)
+def test_the_kind_of_answer_asked_for(question: str, kind: str | None) -> None:
+    assert asked_kind(question) == kind
+
+
+def test_a_quote_holds_a_number_or_an_option() -> None:
+    assert holds_kind("default is 75", NUMBER) and holds_kind("nine factors", NUMBER)
+    assert not holds_kind("ASN1_MAX_NAME_SIZE is the maximum of an ASN.1 name", NUMBER)
+    assert holds_kind("use --with-system-libdir", OPTION) and holds_kind("xz -6 is", OPTION)
+    assert not holds_kind("the x-ray option reads files", OPTION)

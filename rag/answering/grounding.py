@@ -9,6 +9,7 @@ from rag.errors import IndexCorrupt
 from rag.index.base import Store
 from rag.reading.base import Reader, Reading
 from rag.text.blocks import UNIT_CHARS
+from rag.text.kinds import asked_kind, holds_kind
 from rag.text.lexicon import Lexicon
 from rag.text.sections import names_version, section_of, versioned_section_at
 from rag.text.units import unit_at
@@ -200,8 +201,9 @@ def answer(
         picked = _bridge(question, reading, picked, policy.max_quotes, lexicon)
     spans = _merge_adjacent(_whole_units(picked, store), store)
     quotes = _with_release(question, tuple(quote(store, s, p) for s, p in spans), store)
-    if not quotes:
-        return refusal
+    kind = asked_kind(question)
+    if not quotes or (kind is not None and not any(holds_kind(q.text, kind) for q in quotes)):
+        return refusal  # nothing quoted, or nothing of the kind asked for ("how many ...?")
     return Answer(
         question=question,
         text=compose(quotes),
