@@ -10,7 +10,7 @@ import pysbd
 import pytest
 
 from rag.text.chunking import chunk, index_text, split_sentences
-from rag.text.sections import headings, section_of
+from rag.text.sections import headings, opening, section_of
 from rag.text.units import read_with, unit_at, units
 from rag.types import Chunk, Source
 
@@ -69,8 +69,7 @@ def test_spans_are_stripped_and_join_only_wrapped_lines() -> None:
         "Published November 20, 2024 - 00:11am",
         "First sentence here.",
         "Second one?",
-        "Third!",
-        "a line that continues\nthe sentence on the next line.",
+        "Third!\na line that continues\nthe sentence on the next line.",  # a wrapped line
     ]
 
 
@@ -291,3 +290,45 @@ def test_headings_are_titles_standing_alone_never_code_or_sentences() -> None:
     assert section_of(text, text.index("Run it")) == "Usage"
     assert section_of(text, text.index("All readings")) == "Options"
     assert section_of(text, 0) is None  # a heading is not its own section
+
+
+OPTIONS = """\
+jpegtran recognizes these switches for extra markers:
+        -copy none      Copy no extra markers.  This setting
+                        drops all comments.
+        -copy all       Copy all extra markers.  This setting
+                        keeps them all.
+
+If you want pkgconf to be used for pkg-config, you should install a
+symlink.  We do not do this for you.
+
+    $ ln -sf pkgconf /usr/bin/pkg-config
+
+Math Library Functions
+
+The math library defines the following functions:
+
+s (x)
+
+The sine of x.
+"""
+
+
+def test_option_entries_keep_their_wrapped_descriptions_with_their_lead_in() -> None:
+    found = [OPTIONS[s:e] for s, e, _, _ in units(OPTIONS)]
+    assert found[0].startswith("jpegtran recognizes") and found[0].endswith("keeps them all.")
+
+
+def test_an_indented_example_belongs_to_the_paragraph_above_it() -> None:
+    found = [OPTIONS[s:e] for s, e, _, _ in units(OPTIONS)]
+    assert found[1].startswith("If you want pkgconf")
+    assert found[1].endswith("$ ln -sf pkgconf /usr/bin/pkg-config")
+
+
+def test_a_heading_is_quoted_with_what_opens_its_section() -> None:
+    start = OPTIONS.index("Math Library Functions")
+    end = opening(OPTIONS, start, start + len("Math Library Functions"))
+    assert OPTIONS[start:end] == (
+        "Math Library Functions\n\nThe math library defines the following functions:\n\n"
+        "s (x)\n\nThe sine of x."
+    )

@@ -106,6 +106,20 @@ def test_titles_are_the_documents_own_not_its_first_line(tmp_path: Path) -> None
     assert load_one(write(tmp_path / "c" / "README.md", badge)).title == "tide"
 
 
+def test_html_navigation_and_tables_of_contents_are_left_out(tmp_path: Path) -> None:
+    html = """<html><body><nav><a href="/">Home</a> <a href="/docs">Docs</a></nav>
+    <div role="navigation"><p>Sidebar text</p></div>
+    <div class="toc"><p>1 Install</p></div>
+    <ul><li><a href="#install">1 Install</a></li><li><a href="#use">2 Use</a></li>
+    <li><a href="#faq">3 FAQ</a></li></ul>
+    <table class="menu"><tr><td><a href="#install">Install</a></td></tr></table>
+    <h2 id="install">1 Install</h2><p>Run make.</p>
+    <ul><li>See <a href="#use">Use</a> after installing, then read the FAQ.</li></ul>
+    </body></html>"""
+    text = load_one(write(tmp_path / "page.html", html)).text
+    assert text == "1 Install\n\nRun make.\n\nSee Use after installing, then read the FAQ."
+
+
 def test_html_text_without_markup_or_scripts(tmp_path: Path) -> None:
     html = """<!doctype html><html><head><title>  Page   Title </title>
     <style>p { color: red }</style><script>var secret = "Do not show.";</script></head>

@@ -11,7 +11,7 @@ from rag.reading.base import Reader, Reading
 from rag.text.blocks import UNIT_CHARS
 from rag.text.kinds import asked_kind, holds_kind
 from rag.text.lexicon import Lexicon
-from rag.text.sections import names_version, section_of, versioned_section_at
+from rag.text.sections import names_version, opening, section_of, versioned_section_at
 from rag.text.units import unit_at
 from rag.types import Answer, Quote, Sentence
 
@@ -126,7 +126,8 @@ def _whole_units(
         text = store.sources[sentence.source_id].text
         unit = unit_at(text, sentence.start, sentence.end)
         if unit is not None and unit.end - unit.start <= UNIT_CHARS:
-            sentence = Sentence(sentence.source_id, unit.quote_start, unit.end)
+            end = opening(text, unit.start, unit.end)  # a heading, with what opens its section
+            sentence = Sentence(sentence.source_id, unit.quote_start, end)
         if any(s == sentence for s, _ in out):
             continue
         out.append((sentence, score))

@@ -29,12 +29,18 @@ _VOID = frozenset(
 # file. 2: PDF page furniture left out, HTML hidden elements left out; 3: running heads
 # that number two pages, and HTML nested deeper than MAX_HTML_DEPTH refused; 4: PDF pages;
 # 5: an HTML table row on one line, its cells tab-separated; 6: titles from underlined
-# headings, without mode lines or Markdown badges.
-EXTRACTOR = 6
+# headings, without mode lines or Markdown badges; 7: HTML navigation and contents left out.
+EXTRACTOR = 7
 # Elements whose text a reader never sees.
 _HIDDEN_TAGS = frozenset(
     {"head", "script", "style", "noscript", "template", "svg", "math", "iframe", "object"}
 )
+# Navigation: menus, sidebars, breadcrumbs, tables of contents (by tag, role, id or class).
+_NAV_NAMES = frozenset(
+    {"toc", "nav", "navbar", "navigation", "sidebar", "breadcrumb", "breadcrumbs", "menu"}
+)
+_TOC_LINKS = 3  # a list of at least this many links...
+_TOC_SLACK = 1.3  # ...whose text is hardly more than theirs (numbers, bullets) is a contents list
 # Elements that start a new block, so a sentence never runs from one into the next.
 _BLOCK_TAGS = frozenset(
     {"address", "article", "aside", "blockquote", "body", "caption", "dd", "details", "dialog"}
@@ -143,6 +149,32 @@ def _hidden(node: LexborNode) -> bool:
     return "display:none" in style or "visibility:hidden" in style
 
 
+def _left_out(node: LexborNode) -> bool:
+    """Tell whether an element's text stays out: hidden, or navigation (menus, tables of
+    contents) that repeats the headings of the page and answers nothing."""
+    if _hidden(node):
+        return True
+    attributes = node.attributes
+    classes = set((attributes.get("class") or "").lower().split())
+    if (
+        node.tag == "nav"
+        or attributes.get("role") == "navigation"
+        or (attributes.get("id") or "").lower() in _NAV_NAMES
+        or classes & _NAV_NAMES
+    ):
+        return True
+    return node.tag in ("ul", "ol", "dl", "table") and _links_only(node)
+
+
+def _links_only(node: LexborNode) -> bool:
+    """Tell whether a list or table is a menu or a table of contents: links and nothing else."""
+    links = node.css("a[href]")
+    if len(links) < _TOC_LINKS:
+        return False
+    linked = sum(len(a.text(deep=True).strip()) for a in links)
+    return len("".join(node.text(deep=True).split())) <= linked * _TOC_SLACK
+
+
 def _html_text(root: LexborNode) -> str:
     """Return the visible text, a blank line between blocks and spaces collapsed in lines.
 
@@ -160,7 +192,7 @@ def _html_text(root: LexborNode) -> str:
         if node.is_text_node:
             raw = node.text_content or ""
             parts.append(raw if inside == "pre" else re.sub(r"\s+", " ", raw))
-        elif node.is_element_node and node.tag not in _HIDDEN_TAGS and not _hidden(node):
+        elif node.is_element_node and node.tag not in _HIDDEN_TAGS and not _left_out(node):
             tag = node.tag or ""
             before, after = _breaks(tag, inside)
             stack.append(after)

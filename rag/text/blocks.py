@@ -24,8 +24,8 @@ _FENCE = re.compile(r"\s*(?:```|~~~)")
 # indent start where the label's text does.
 _LABEL = re.compile(r"\s*\S{0,3}[:.)\]]\s+(?=\S)")
 # A column gap: 2+ spaces that do not follow the end of a sentence ("end.  Next" is prose).
-_GAP = re.compile(r"(?<![.!?:;])\S {2,}(?=\S)")
-_DEEPER = 4  # this much more indentation starts a code block or an example
+_GAP = re.compile(r"[^\s.!?:;] {2,}(?=\S)")
+DEEPER = 4  # this much more indentation starts a code block or an example
 _FULL = 0.6  # a line this share of its paragraph's widest line is a wrapped one
 _MIN_WRAP = 40  # shorter lines are titles, dates, last lines: never wrapped ones
 # The longest unit a quote shows whole (rag/answering): a picked sentence is quoted with the
@@ -74,12 +74,17 @@ def _continues(previous: str, line: str, wide: int, between: str) -> bool:
     depth, above = _indent(line), _indent(previous)
     label = _LABEL.match(previous)
     hanging = label is not None and label.end() == depth
-    if depth - above >= _DEEPER and not _ITEM.match(previous) and not hanging:
+    if depth - above >= DEEPER and not _ITEM.match(previous) and not hanging:
         return False  # an indented example or code
     stripped = previous.strip()
     full = len(stripped) >= max(_FULL * wide, _MIN_WRAP)
     first = line.strip()[0]
     return full or first.islower() or stripped[-1] in ",;(-"
+
+
+def is_item(line: str) -> bool:
+    """Tell whether a line starts a list item or an option entry ("- ...", "2. ...", "-v ...")."""
+    return bool(_ITEM.match(line))
 
 
 def _starts_structure(line: str) -> bool:

@@ -13,9 +13,9 @@ import bisect
 import functools
 import re
 
-from rag.text.blocks import BREAKS, is_table_row, line_breaks
+from rag.text.blocks import BREAKS, UNIT_CHARS, is_table_row, line_breaks
 from rag.text.lexicon import STOPWORDS
-from rag.text.units import units
+from rag.text.units import units, units_after
 
 MAX_HEADING_CHARS = 100
 MAX_HEADING_WORDS = 10
@@ -23,7 +23,7 @@ _FENCE = re.compile(r"^[ \t]*(?:```|~~~)", re.MULTILINE)
 _ATX = re.compile(r"#{1,6}\s+\S")
 _UNDERLINE = re.compile(r"(?:=+|-+)\s*$")
 _TITLE_END = re.compile(r"[^.,;:!?]$")
-_LABEL = re.compile(r"\w+:\s")  # "Returns: <string>", "Added in: v18.9.0"
+_LABEL = re.compile(r"\w[\w ]{0,20}:\s")  # "Returns: <string>", "Added in: v18.9.0"
 _VERSION = re.compile(r"(?<![\w.])v?\d+(?:\.\d+)+[a-z]?(?![\w.])|\b(?:19|20)\d\d\b")
 
 
@@ -84,6 +84,23 @@ def section_at(text: str, offset: int) -> tuple[int, int] | None:
     starts, found = _headings(text)
     i = bisect.bisect_right(starts, offset) - 1
     return found[i] if i >= 0 else None
+
+
+def opening(text: str, start: int, end: int) -> int:
+    """Return where a quote of `text[start:end]` ends: past the first units of its section
+    when it is a heading alone ("5.1 Math Library Functions" says nothing by itself)."""
+    starts, found = _headings(text)
+    i = bisect.bisect_left(starts, start)
+    if i == len(found) or found[i] != (start, end):
+        return end
+    following = starts[i + 1] if i + 1 < len(starts) else len(text)
+    heading_end = end
+    for unit in units_after(text, end):
+        first = end == heading_end  # the first unit comes whole if it fits by itself
+        if unit.start >= following or unit.end - (unit.start if first else start) > UNIT_CHARS:
+            break
+        end = unit.end
+    return end
 
 
 def section_of(text: str, offset: int) -> str | None:

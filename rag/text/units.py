@@ -11,7 +11,16 @@ import bisect
 import functools
 from typing import NamedTuple
 
-from rag.text.blocks import BREAKS, UNIT_CHARS, is_table_row, lead_ins, line_breaks, runs
+from rag.text.blocks import (
+    BREAKS,
+    DEEPER,
+    UNIT_CHARS,
+    is_item,
+    is_table_row,
+    lead_ins,
+    line_breaks,
+    runs,
+)
 
 
 class Unit(NamedTuple):
@@ -44,6 +53,9 @@ def units(text: str) -> list[Unit]:
         if previous and answers and end - previous.start <= UNIT_CHARS:
             found[-1] = Unit(previous.start, end, previous.start, None)  # a question, answered
             continue
+        if previous and previous.header is None and _shows(text, previous, start, end):
+            found[-1] = Unit(previous.start, end, previous.quote_start, None)
+            continue
         row = is_table_row(text[start:end]) and not BREAKS.search(text[start:end])
         if not row:
             header, lead = None, -1
@@ -60,6 +72,19 @@ def units(text: str) -> list[Unit]:
         fitting = [s for s in (first, header[0]) if end - s <= UNIT_CHARS]
         found.append(Unit(start, end, fitting[0] if fitting else start, (first, header[1])))
     return found
+
+
+def _shows(text: str, previous: Unit, start: int, end: int) -> bool:
+    """Tell whether the run `text[start:end]` is an example of what the unit above it says:
+    code indented deeper than the paragraph right above it ("    $ ln -sf ..."), that fits."""
+    if end - previous.start > UNIT_CHARS or line_breaks(text[previous.end : start]) > 2:
+        return False
+    line_start = text.rfind("\n", 0, start) + 1
+    above_start = text.rfind("\n", 0, previous.start) + 1
+    depth = start - line_start
+    above = previous.start - above_start
+    run = text[start:end]
+    return depth - above >= DEEPER and not is_item(run) and not is_table_row(run.split("\n")[0])
 
 
 @functools.lru_cache(maxsize=64)
@@ -84,3 +109,9 @@ def read_with(text: str, start: int, end: int) -> str:
     if unit is None or unit.header is None:
         return text[start:end]
     return f"{text[unit.header[0] : unit.header[1]]}\n{text[start:end]}"
+
+
+def units_after(text: str, offset: int) -> list[Unit]:
+    """Return the units that start at or after `offset`, in order."""
+    starts, found = _indexed(text)
+    return found[bisect.bisect_left(starts, offset) :]
