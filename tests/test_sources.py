@@ -12,6 +12,7 @@ from pypdf import PdfReader, PdfWriter
 from rag.errors import SourceError
 from rag.sources.extract import load_source, load_sources
 from rag.sources.scan import scan_sources
+from rag.text.units import units
 from rag.types import Source
 
 MAX = 1_000_000
@@ -118,6 +119,21 @@ def test_html_navigation_and_tables_of_contents_are_left_out(tmp_path: Path) -> 
     </body></html>"""
     text = load_one(write(tmp_path / "page.html", html)).text
     assert text == "1 Install\n\nRun make.\n\nSee Use after installing, then read the FAQ."
+
+
+def test_an_html_definition_is_its_term_over_its_description(tmp_path: Path) -> None:
+    html = """<p>bc takes these options:</p>
+    <dl><dt><code>-h, --help</code></dt>
+    <dd><p>Print the usage and exit.</p>
+    <p>Nothing else is done.</p></dd>
+    <dt><code>-q</code></dt> <dd>Quiet.</dd></dl>"""
+    text = load_one(write(tmp_path / "defs.html", html)).text
+    assert text == (
+        "bc takes these options:\n\n-h, --help\nPrint the usage and exit.\n"
+        "Nothing else is done.\n\n-q\nQuiet."
+    )
+    found = [text[u.start : u.end] for u in units(text)]
+    assert found == [text]  # a lead-in with its definitions, each a term with its description
 
 
 def test_html_text_without_markup_or_scripts(tmp_path: Path) -> None:

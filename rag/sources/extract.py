@@ -29,8 +29,9 @@ _VOID = frozenset(
 # file. 2: PDF page furniture left out, HTML hidden elements left out; 3: running heads
 # that number two pages, and HTML nested deeper than MAX_HTML_DEPTH refused; 4: PDF pages;
 # 5: an HTML table row on one line, its cells tab-separated; 6: titles from underlined
-# headings, without mode lines or Markdown badges; 7: HTML navigation and contents left out.
-EXTRACTOR = 7
+# headings, without mode lines or Markdown badges; 7: HTML navigation and contents left out;
+# 8: an HTML definition's term on the line above its description.
+EXTRACTOR = 8
 # Elements whose text a reader never sees.
 _HIDDEN_TAGS = frozenset(
     {"head", "script", "style", "noscript", "template", "svg", "math", "iframe", "object"}
@@ -179,44 +180,63 @@ def _html_text(root: LexborNode) -> str:
     """Return the visible text, a blank line between blocks and spaces collapsed in lines.
 
     A table row is one line with a tab between its cells, as a browser copies it; a
-    table's rows are consecutive lines, its header first.
+    table's rows are consecutive lines, its header first. A definition's term (`<dt>`) is
+    the line right above its description (`<dd>`), whose paragraphs are lines of one block.
     """
-    parts: list[str] = []
-    stack: list[tuple[LexborNode, str] | str] = [(root, "")]
+    parts: list[str | int] = []  # text, and line breaks as a count (1: a new line, 2: a gap)
+
+    def add(piece: str | int) -> None:
+        if isinstance(piece, int):
+            while parts and isinstance(parts[-1], str) and not parts[-1].strip():
+                parts.pop()  # spaces at a line's end
+            if parts and isinstance(parts[-1], int):
+                parts[-1] = max(parts[-1], piece)  # neighbouring breaks: the wider one wins
+            elif piece:
+                parts.append(piece)
+        elif piece and (piece.strip() or not parts or isinstance(parts[-1], str)):
+            parts.append(piece)  # (spaces at a line's start are dropped)
+
+    stack: list[tuple[LexborNode, str] | str | int] = [(root, "")]
     while stack:  # an explicit stack: deeply nested pages must not hit the recursion limit
         item = stack.pop()
-        if isinstance(item, str):
-            parts.append(item)
+        if not isinstance(item, tuple):
+            add(item)
             continue
-        node, inside = item  # inside: "pre", "cell" (a table cell) or ""
+        node, inside = item  # inside: "pre", "cell" (a table cell), "dd" (a description) or ""
         if node.is_text_node:
             raw = node.text_content or ""
-            parts.append(raw if inside == "pre" else re.sub(r"\s+", " ", raw))
+            add(raw if inside == "pre" else re.sub(r"\s+", " ", raw))
         elif node.is_element_node and node.tag not in _HIDDEN_TAGS and not _left_out(node):
             tag = node.tag or ""
             before, after = _breaks(tag, inside)
             stack.append(after)
-            within = "pre" if tag == "pre" else "cell" if tag in ("td", "th") else inside
+            within = _WITHIN.get(tag, inside)
             stack.extend((c, within) for c in reversed(list(node.iter(True))))
             stack.append(before)
-    lines = (
-        "\t".join(" ".join(c.split()) for c in line.split("\t"))
-        for line in "".join(parts).split("\n")
-    )
+    text = "".join(p if isinstance(p, str) else "\n" * p for p in parts)
+    lines = ("\t".join(" ".join(c.split()) for c in line.split("\t")) for line in text.split("\n"))
     return re.sub(r"\n{3,}", "\n\n", "\n".join(line.strip("\t ") for line in lines)).strip()
 
 
-def _breaks(tag: str, inside: str) -> tuple[str, str]:
-    """Return what comes before and after an element's text."""
+# What an element's children are inside of, where it changes how they break.
+_WITHIN = {"pre": "pre", "td": "cell", "th": "cell", "dd": "dd"}
+
+
+def _breaks(tag: str, inside: str) -> tuple[str | int, str | int]:
+    """Return what comes before and after an element's text (ints: line breaks)."""
     if tag == "br":
-        return (" " if inside == "cell" else "\n"), ""
+        return (" " if inside == "cell" else 1), ""
     if tag in ("td", "th"):
         return "\t", ""
     if tag == "tr":
-        return "", "\n"
+        return "", 1
     if tag in ("thead", "tbody", "tfoot"):
         return "", ""
+    if tag == "dt":
+        return 2, 1  # the term, on the line above its description
+    if tag == "dd":
+        return 1, 2
     if tag in _BLOCK_TAGS:
-        brk = " " if inside == "cell" else "\n\n"
+        brk: str | int = " " if inside == "cell" else 1 if inside == "dd" else 2
         return brk, brk
     return "", ""

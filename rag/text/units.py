@@ -22,6 +22,8 @@ from rag.text.blocks import (
     runs,
 )
 
+MAX_TERM_CHARS = 100  # a defined term ("--log-socket=<ip-address:port-number>") is no longer
+
 
 class Unit(NamedTuple):
     """A stretch of a text that is quoted whole, with what belongs to it from above."""
@@ -53,7 +55,11 @@ def units(text: str) -> list[Unit]:
         if previous and answers and end - previous.start <= UNIT_CHARS:
             found[-1] = Unit(previous.start, end, previous.start, None)  # a question, answered
             continue
-        if previous and previous.header is None and _shows(text, previous, start, end):
+        if (
+            previous
+            and previous.header is None
+            and (_shows(text, previous, start, end) or _defines(text, previous, start, end))
+        ):
             found[-1] = Unit(previous.start, end, previous.quote_start, None)
             continue
         row = is_table_row(text[start:end]) and not BREAKS.search(text[start:end])
@@ -85,6 +91,21 @@ def _shows(text: str, previous: Unit, start: int, end: int) -> bool:
     above = previous.start - above_start
     run = text[start:end]
     return depth - above >= DEEPER and not is_item(run) and not is_table_row(run.split("\n")[0])
+
+
+def _defines(text: str, previous: Unit, start: int, end: int) -> bool:
+    """Tell whether the run `text[start:end]` describes the term right above it, on the
+    line after it: "-h, --help" over "Print the usage and exit.", "s (x)" over "The sine"."""
+    term = text[previous.start : previous.end]
+    return (
+        end - previous.start <= UNIT_CHARS
+        and line_breaks(text[previous.end : start]) == 1
+        and len(term) <= MAX_TERM_CHARS
+        and not BREAKS.search(term)
+        and term[-1] not in ".,;:!?"
+        and not is_table_row(term)
+        and not is_table_row(text[start:end].split("\n")[0])
+    )
 
 
 @functools.lru_cache(maxsize=64)
