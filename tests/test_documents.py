@@ -18,7 +18,8 @@ from rag.embedding.base import Embedder
 from rag.errors import SourceError
 from rag.sources.extract import load_source
 from rag.sources.pdf import extract_pdf
-from rag.types import SourceFile
+from rag.text.chunking import chunk, split_sentences
+from rag.types import Source, SourceFile
 from tests.conftest import SHARED
 
 REALDOCS = SHARED / "eval" / "realdocs" / "corpus"
@@ -162,6 +163,24 @@ def test_pdf_page_furniture_is_left_out(name: str) -> None:
     heads = [line for line in lines if re.fullmatch(r"Chapter \d+: .* \d+", line)]
     assert not heads  # running heads with their page numbers
     assert (title and "ASN.1" in text + title) or "IDN" in text + title
+
+
+def test_a_file_of_800_000_tiny_lines_is_refused_in_seconds(tmp_path: Path) -> None:
+    path = tmp_path / "dump.txt"
+    path.write_text("a.\n" * 800_000)
+    started = time.monotonic()
+    with pytest.raises(SourceError, match="800,000 lines"):
+        load_source(source_file(path))
+    assert time.monotonic() - started < 5
+
+
+def test_many_short_lines_are_split_without_asking_the_sentence_splitter_each_time() -> None:
+    text = "".join(f"option-{n}    value {n}    default {n}\n" for n in range(50_000))
+    source = Source("t.txt", Path("t.txt"), "t", text, "", "")
+    started = time.monotonic()
+    assert len(split_sentences(text)) == 50_000
+    assert chunk(source)[0].text.startswith("option-0")
+    assert time.monotonic() - started < 5  # ~16 s when each line went through pysbd
 
 
 def test_a_pathologically_nested_html_file_is_refused_in_seconds(tmp_path: Path) -> None:

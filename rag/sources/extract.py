@@ -18,6 +18,7 @@ from rag.sources.word import extract_docx
 from rag.types import Skipped, Source, SourceFile
 
 MAX_TITLE_CHARS = 200
+MAX_LINES = 200_000  # ~4,000 pages of a manual
 # Browsers stop nesting elements at 512 levels; a page deeper than that is built to hurt.
 MAX_HTML_DEPTH = 512
 _TAG = re.compile(rb"<(/?)([A-Za-z][A-Za-z0-9-]*)[^<>]*?(/?)>")
@@ -82,6 +83,11 @@ def load_source(file: SourceFile) -> Source:
         title = md_title(text) if suffix in (".md", ".markdown") else text_title(text)
     if not text.strip():
         raise SourceError(f"{file.id}: no text found")
+    lines = text.count("\n")
+    if lines > MAX_LINES:  # a data dump, not a document: reading it would take many minutes
+        raise SourceError(
+            f"{file.id}: {lines:,} lines, more than the {MAX_LINES:,} a document may have"
+        )
     return Source(
         id=file.id,
         path=Path(file.path),

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import re
+
 import pysbd
 
 from rag.text.blocks import BREAKS, lead_ins, runs
 from rag.types import Chunk, Sentence, Source
 
-SPLITTER = 6  # the sentence splitter's version, recorded in each generation's manifest
+SPLITTER = 7  # the sentence splitter's version, recorded in each generation's manifest
 # pysbd's run time grows quadratically with its input, so long lines are fed to it in windows.
 _WINDOW_CHARS = 2000
+_INNER_END = re.compile(r"[.!?…]+['\"’”)\]]*\s")  # a sentence end with more text after it
 
 
 def split_sentences(text: str) -> list[tuple[int, int]]:
@@ -70,8 +73,15 @@ def _line_sentences(
 
 
 def _segment(segmenter: pysbd.Segmenter, text: str, start: int, end: int) -> list[tuple[int, int]]:
-    """Locate pysbd's sentences in `text[start:end]` by search: its char spans are unreliable."""
+    """Locate pysbd's sentences in `text[start:end]` by search: its char spans are unreliable.
+
+    A block with no sentence end but at its very end (a title, an item, a row, a line of
+    code) is one sentence without asking pysbd: documents hold thousands of them.
+    """
     block = text[start:end]
+    if not _INNER_END.search(block.rstrip()):
+        whole = _strip_span(block, 0, len(block))
+        return [] if whole is None else [(start + whole[0], start + whole[1])]
     spans: list[tuple[int, int]] = []
     cursor = 0
     for sentence in segmenter.segment(block):
