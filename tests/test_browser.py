@@ -144,7 +144,8 @@ def test_ask_cite_upload_rebuild_in_a_real_browser(
         expect(passage).to_contain_text("Mooring costs {{7*7}} or ${7*7} crowns.")
         assert page.locator("#chat img, #passage img, #full-source img").count() == 0
 
-        chat.locator(".message", has_text="11,000").first.click()  # an earlier answer
+        # The [1] after an earlier answer's quote opens that answer's citation in the panel.
+        chat.locator(".message", has_text="11,000").first.locator(".rag-cite").first.click()
         expect(page.locator("#citations")).to_contain_text("North Korea")
         expect(page.locator("#passage mark")).to_contain_text("11,000")
 

@@ -61,7 +61,8 @@ def test_format_answer_shows_block_quotes_with_numbered_citations_and_no_live_ma
     )
     out = rendered(format_answer(answer))
     tags = set(re.findall(r"<(\w+)", out))
-    assert tags <= {"p", "blockquote", "strong", "div", "br"}, tags
+    assert tags <= {"p", "blockquote", "strong", "div", "br", "span"}, tags
+    assert out.count("class='rag-cite'") == 2  # each quote's [n] opens its citation
     text = visible_text(out)
     for line in HOSTILE.splitlines():
         assert line.strip() in text.replace("\xa0", " ")

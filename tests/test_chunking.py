@@ -281,7 +281,8 @@ def test_a_table_row_is_read_and_quoted_with_its_header() -> None:
 
 def test_headings_are_titles_standing_alone_never_code_or_sentences() -> None:
     text = (
-        "# tide\n\nTide keeps a log.\n\n## Usage\n\n```\n# not a heading\n```\n\n"
+        "# tide\n\nPublished November 20, 2024 - 00:11am\n\nTide keeps a log.\n\n"
+        "## Usage\n\n```\n# not a heading\n```\n\n"
         "Run it daily. The log grows.\n\nHINTS FOR TIDE\n\nReturns: <string>\n\n"
         "Options\n=======\n\nAll readings are kept."
     )

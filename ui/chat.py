@@ -39,6 +39,8 @@ CSS = """
 .rag-passage, .rag-fulltext { white-space: pre-wrap; line-height: 1.5; }
 .rag-fulltext { max-height: 24em; overflow-y: auto; }
 .rag-source-title { font-weight: 600; }
+.rag-cite { font-weight: 600; cursor: pointer; color: #2563eb; white-space: nowrap; }
+.rag-cite:hover, .rag-cite:focus { text-decoration: underline; }
 .rag-source-file { color: #6b7280; font-size: .85em; margin-bottom: .5em; }
 /* dark text on yellow, in the light and the dark theme alike */
 mark { background: #fde047; color: #1f2937; padding: 0 .1em; }

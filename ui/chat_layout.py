@@ -27,6 +27,38 @@ COPY_ANSWER = """() => {
   const box = document.querySelector('#answer-plain textarea');
   if (box && box.value) navigator.clipboard.writeText(box.value);
 }"""
+# A click on a quote's [n] shows citation n in the source panel: once the message's citations
+# are listed (a click on the message lists them), the one with the nth label is picked.
+CITATION_MARKERS = """() => {
+  const open = (marker) => {
+    const message = marker.closest('.message');
+    const lines = message?.querySelector('.rag-citations')?.innerText.split('\\n') ?? [];
+    const number = parseInt(marker.textContent.replace(/\\D/g, ''), 10);
+    const label = (lines[number - 1] ?? '').trim();
+    if (!label) return;
+    const find = () => [...document.querySelectorAll('#citations label')]
+      .find((l) => l.textContent.trim() === label);
+    if (!find()) (message.querySelector('.selectable') ?? message).click();
+    let tries = 0;
+    const pick = () => {
+      const target = find();
+      if (target) target.click();
+      else if (++tries < 50) setTimeout(pick, 100);
+    };
+    pick();
+  };
+  const handle = (event) => {
+    const marker = event.target.closest && event.target.closest('.rag-cite');
+    if (!marker) return;
+    if (event.type === 'keydown' && event.key !== 'Enter' && event.key !== ' ') return;
+    event.preventDefault();
+    event.stopPropagation();
+    open(marker);
+  };
+  document.addEventListener('click', handle, true);
+  document.addEventListener('keydown', handle, true);
+  window.ragCitationMarkers = true;
+}"""
 SCROLL_ON_CHANGE = f"watch(['value'], () => {{ {_SCROLL} }});"
 UPLOAD_TYPES = [".txt", ".md", ".markdown", ".html", ".htm", ".pdf", ".docx"]
 

@@ -36,6 +36,17 @@ def citation_label(number: int, quote: Quote) -> str:
     return f"[{number}] {quote.title} · {where}, characters {quote.start}–{quote.end}"
 
 
+def citation_marker(number: int, quote: Quote) -> str:
+    """Return the clickable [n] after a quote: it opens that citation in the source panel.
+
+    (The page's script finds the citation by its label, the message's nth citation line.)
+    """
+    where = escape_html(f"{quote.title} · {quote.source}")
+    return (
+        f"<span class='rag-cite' role='button' tabindex='0' title='Show {where}'>[{number}]</span>"
+    )
+
+
 def format_answer(answer: Answer) -> str:
     """Present an answer as markdown: block quotes with numbered citations, or a refusal.
 
@@ -52,7 +63,7 @@ def format_answer(answer: Answer) -> str:
         lines.append(f"**{escape_markdown(answer.short_answer)}**\n")
     for number, quote in enumerate(answer.quotes, start=1):
         body = "\n> ".join(escape_markdown(line) for line in quote.text.splitlines())
-        lines.append(f"> {body} **[{number}]**\n")
+        lines.append(f"> {body} {citation_marker(number, quote)}\n")
     lines.append(
         "<div class='rag-citations'>"
         + "<br>".join(

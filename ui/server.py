@@ -16,7 +16,7 @@ from starlette.middleware import Middleware
 from rag import Assistant, BuildReport, Embedder, RagError, Rebuilder, Settings, configure_runtime
 from ui.api import Lifespan, create_app
 from ui.chat import CSS, SEED_EXAMPLES
-from ui.chat_layout import build_ui
+from ui.chat_layout import CITATION_MARKERS, build_ui
 from ui.gradio_guard import (
     FileErrorScrub,
     GradioLogin,
@@ -109,6 +109,7 @@ def _mount_chat(app: FastAPI, blocks: gr.Blocks, settings: Settings) -> None:
         pwa=False,
         show_error=False,
         css=CSS,
+        js=CITATION_MARKERS,
     )
     # Mounting never marks the Blocks launched, and until it is, Gradio skips its check that
     # an event's files were uploaded (any server path would pass as an upload).

@@ -24,6 +24,8 @@ _ATX = re.compile(r"#{1,6}\s+\S")
 _UNDERLINE = re.compile(r"(?:=+|-+)\s*$")
 _TITLE_END = re.compile(r"[^.,;:!?]$")
 _LABEL = re.compile(r"\w[\w ]{0,20}:\s")  # "Returns: <string>", "Added in: v18.9.0"
+# A dateline or byline is no heading: "Published November 20, 2024 - 00:11am".
+_DATELINE = re.compile(r"\b\d{1,2}:\d{2}\b|^(?:published|posted|updated|last updated|by)\b", re.I)
 _VERSION = re.compile(r"(?<![\w.])v?\d+(?:\.\d+)+[a-z]?(?![\w.])|\b(?:19|20)\d\d\b")
 
 
@@ -75,6 +77,7 @@ def _is_title(line: str) -> bool:
         and _TITLE_END.search(title)
         and words[-1].lower() not in STOPWORDS
         and not _LABEL.match(title)
+        and not _DATELINE.search(title)
         and any(ch.isalpha() for ch in title)
     )
 
