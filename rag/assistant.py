@@ -51,6 +51,7 @@ class Assistant:
             quote_ratio=self.reader.quote_ratio,
             max_quotes=settings.max_quotes,
             other_source_ratio=OTHER_SOURCE_RATIO,
+            short_threshold=self.reader.short_threshold,
         )
         self._loaded: _Loaded | None = None
         self._error: RagError | None = None  # why the last load failed, if it did

@@ -104,6 +104,8 @@ class Answer:
     text: str  # the quotes joined with fixed connecting words, or the refusal sentence
     quotes: tuple[Quote, ...] = ()
     short_answer: str = ""
+    short_confidence: float = 0.0  # the reader's confidence in the short answer
+    short_answer_sure: bool = False  # confident enough to show: at the reader's threshold
     query: str = ""  # the standalone query actually searched
     generation: int = 0  # the index generation it was answered from
     confidence: float = 0.0

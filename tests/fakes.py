@@ -92,6 +92,7 @@ class OverlapReader:
 
     threshold = 0.5
     quote_ratio = 0.99
+    short_threshold = 0.5
 
     def read(
         self,
@@ -111,5 +112,7 @@ class OverlapReader:
             answerable=ranked[0][0] if ranked else 0.0,
         )
 
-    def short_answer(self, question: str, sentence: str, lexicon: Lexicon) -> tuple[int, int]:
-        return 0, len(sentence)
+    def short_answer(
+        self, question: str, sentence: str, lexicon: Lexicon
+    ) -> tuple[int, int, float]:
+        return 0, len(sentence), 1.0

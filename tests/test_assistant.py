@@ -64,6 +64,15 @@ def test_the_short_answer_is_what_was_asked_for(
     assert short in answer.short_answer
     assert answer.short_answer in answer.quotes[0].text
     assert len(answer.short_answer) < 40
+    assert answer.short_answer_sure  # shown: the reader is confident in it
+
+
+@pytest.mark.model
+def test_a_short_answer_the_reader_is_unsure_of_is_not_shown(seed_assistant: Assistant) -> None:
+    answer = seed_assistant.ask("Where were the troops moved?")
+    assert not answer.refused and answer.short_answer
+    assert "Kursk" not in answer.short_answer  # a wrong pick ("Hermit Kingdom")...
+    assert not answer.short_answer_sure  # ...that the chat does not show
 
 
 @pytest.mark.model

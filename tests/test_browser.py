@@ -29,6 +29,8 @@ CHROMIUM_ARGS = [
 ]
 SCREENSHOT = REPO / "docs" / "screenshot-chat.png"
 SCREENSHOT_DARK_PHONE = REPO / "docs" / "screenshot-chat-dark-phone.png"
+SCREENSHOT_LIGHT_PHONE = REPO / "docs" / "screenshot-chat-light-phone.png"
+SCREENSHOT_DARK_DESKTOP = REPO / "docs" / "screenshot-chat-dark-desktop.png"
 SEED_QUESTION = "How many North Korean troops were moved into Russia's Kursk region?"
 # Markup in a source must reach the screen as text: no live tags, no image fetched.
 UPLOAD_TEXT = (
@@ -209,18 +211,28 @@ def test_ask_cite_upload_rebuild_in_a_real_browser(
         expect(page.locator("#passage mark")).to_contain_text("Mira Quist")
         assert [r for r in requests if not r.startswith((server_url, "data:", "blob:"))] == []
 
-        # The highlight stays readable in the dark theme: dark text on yellow.
-        dark = browser.new_page(color_scheme="dark", viewport={"width": 390, "height": 844})
-        dark.set_default_timeout(TIMEOUT_MS)
-        dark.goto(f"{server_url}/?__theme=dark")
-        ask(dark, SEED_QUESTION)
-        dark.locator("#citations label").first.click()
-        color = dark.locator("#passage mark").first.evaluate("m => getComputedStyle(m).color")
-        assert color == "rgb(31, 41, 55)", color
+        # The highlight stays readable in the dark theme: dark text on yellow; the chat reads
+        # at a phone's width and a desktop's, in either theme.
         update = request.config.getoption("--update-screenshot")
-        dark_shot = SCREENSHOT_DARK_PHONE if update else tmp_path / "dark.png"
-        dark.screenshot(path=str(dark_shot), full_page=True)
-        assert dark_shot.stat().st_size > 10_000
+        for theme, width, height, published in (
+            ("dark", 390, 844, SCREENSHOT_DARK_PHONE),
+            ("light", 390, 844, SCREENSHOT_LIGHT_PHONE),
+            ("dark", 1440, 1000, SCREENSHOT_DARK_DESKTOP),
+        ):
+            other = browser.new_page(
+                color_scheme=theme, viewport={"width": width, "height": height}
+            )
+            other.set_default_timeout(TIMEOUT_MS)
+            other.goto(f"{server_url}/?__theme={theme}")
+            ask(other, SEED_QUESTION)
+            other.locator("#chat .rag-cite").first.click()
+            mark = other.locator("#passage mark").first
+            expect(mark).to_contain_text("11,000")
+            assert mark.evaluate("m => getComputedStyle(m).color") == "rgb(31, 41, 55)"
+            other_shot = published if update else tmp_path / f"{theme}-{width}.png"
+            other.screenshot(path=str(other_shot), full_page=True)
+            assert other_shot.stat().st_size > 10_000
+            other.close()
         browser.close()
 
 

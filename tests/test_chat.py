@@ -58,6 +58,7 @@ def test_format_answer_shows_block_quotes_with_numbered_citations_and_no_live_ma
         quotes=(quote_of(HOSTILE), quote_of("Second quote.", 500)),
         short_answer="**11,000**",
         query="q? (North Korea)",
+        short_answer_sure=True,
     )
     out = rendered(format_answer(answer))
     tags = set(re.findall(r"<(\w+)", out))
@@ -68,6 +69,19 @@ def test_format_answer_shows_block_quotes_with_numbered_citations_and_no_live_ma
         assert line.strip() in text.replace("\xa0", " ")
     assert "[1]" in text and "[2]" in text and "Searched for: q? (North Korea)" in text
     assert "Evil <b>title</b> · evil.md, characters 0–" in text
+
+
+def test_a_short_answer_is_shown_only_when_the_reader_is_sure_of_it() -> None:
+    unsure = Answer(question="q?", text="t", quotes=(quote_of("A quote."),), short_answer="Ames")
+    assert "Ames" not in format_answer(unsure)
+    sure = Answer(
+        question="q?",
+        text="t",
+        quotes=(quote_of("A quote."),),
+        short_answer="Ames",
+        short_answer_sure=True,
+    )
+    assert "**Ames**" in format_answer(sure)
 
 
 def test_a_refusal_is_shown_as_such() -> None:

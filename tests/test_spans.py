@@ -49,5 +49,5 @@ def test_the_trained_picker_cuts_the_short_answer(
     question: str, sentence: str, expected: str
 ) -> None:
     reader = LinearReader(ReaderModel.load())
-    start, end = reader.short_answer(question, sentence, Lexicon([SEED_TEXT]))
+    start, end, _ = reader.short_answer(question, sentence, Lexicon([SEED_TEXT]))
     assert sentence[start:end] == expected

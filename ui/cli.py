@@ -201,6 +201,8 @@ def _answer_json(answer: Answer) -> dict[str, object]:
         "answer": answer.text,
         "refused": answer.refused,
         "short_answer": answer.short_answer,
+        "short_answer_confidence": answer.short_confidence,
+        "short_answer_sure": answer.short_answer_sure,
         "quotes": [asdict(q) for q in answer.quotes],
         "generation": answer.generation,
         "query": answer.query,

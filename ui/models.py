@@ -85,7 +85,12 @@ class AskResponse(BaseModel):
     answer: str
     refused: bool
     quotes: list[QuoteOut]
-    short_answer: str
+    short_answer: str = Field(description="The answer in a few words, cut from the first quote.")
+    short_answer_confidence: float = Field(description="The reader's confidence in it, 0 to 1.")
+    short_answer_sure: bool = Field(
+        description="Confident enough to show (the reader's calibrated threshold); the chat shows "
+        "the short answer only then."
+    )
     query: str = Field(description="The standalone query actually searched.")
     generation: int = Field(description="The index generation that answered.")
 
@@ -111,6 +116,8 @@ class AskResponse(BaseModel):
                 for q in answer.quotes
             ],
             short_answer=answer.short_answer,
+            short_answer_confidence=answer.short_confidence,
+            short_answer_sure=answer.short_answer_sure,
             query=answer.query,
             generation=answer.generation,
         )

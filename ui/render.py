@@ -59,7 +59,7 @@ def format_answer(answer: Answer) -> str:
     if answer.refused:
         lines.append(f"<div class='rag-refusal'>⊘ {escape_html(answer.text)}</div>")
         return "\n".join(lines)
-    if answer.short_answer:
+    if answer.short_answer and answer.short_answer_sure:  # only when the reader is confident
         lines.append(f"**{escape_markdown(answer.short_answer)}**\n")
     for number, quote in enumerate(answer.quotes, start=1):
         body = "\n> ".join(escape_markdown(line) for line in quote.text.splitlines())

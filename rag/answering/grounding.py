@@ -32,6 +32,7 @@ class Policy:
     quote_ratio: float  # a further quote needs this share of the best quote's probability
     max_quotes: int
     other_source_ratio: float  # the same, for a quote from a source not yet quoted
+    short_threshold: float = 0.0  # a short answer is sure (shown) at this confidence or above
 
 
 def _pick(reading: Reading, policy: Policy) -> list[tuple[Sentence, float]]:
@@ -205,11 +206,14 @@ def answer(
     kind = asked_kind(question)
     if not quotes or (kind is not None and not any(holds_kind(q.text, kind) for q in quotes)):
         return refusal  # nothing quoted, or nothing of the kind asked for ("how many ...?")
+    short, confidence = _short_answer(question, reading, quotes[0], store, reader, lexicon)
     return Answer(
         question=question,
         text=compose(quotes),
         quotes=quotes,
-        short_answer=_short_answer(question, reading, quotes[0], store, reader, lexicon),
+        short_answer=short,
+        short_confidence=round(confidence, 4),
+        short_answer_sure=bool(short) and confidence >= policy.short_threshold,
         query=query,
         generation=generation,
         confidence=round(reading.answerable, 4),
@@ -223,13 +227,14 @@ def _short_answer(
     store: Store,
     reader: Reader | None,
     lexicon: Lexicon | None,
-) -> str:
-    """The reading's own span when it lies in the first quote, else the reader's pick in it."""
+) -> tuple[str, float]:
+    """The reading's own span when it lies in the first quote, else the reader's pick in it,
+    with the reader's confidence in it."""
     for candidate, span in zip(reading.candidates, reading.spans, strict=False):
         inside = span is not None and first.start <= span[0] < span[1] <= first.end
         if candidate.sentence.source_id == first.source and span is not None and inside:
-            return store.sources[first.source].text[span[0] : span[1]]
+            return store.sources[first.source].text[span[0] : span[1]], reading.answerable
     if reader is None or lexicon is None:
-        return ""
-    start, end = reader.short_answer(question, first.text, lexicon)
-    return first.text[start:end]
+        return "", 0.0
+    start, end, confidence = reader.short_answer(question, first.text, lexicon)
+    return first.text[start:end], confidence

@@ -16,6 +16,7 @@ from rag.quality.squad import f1_score, normalize
 from rag.types import Answer
 
 RETRIEVAL_DEPTH = 40  # chunks searched to rank documents for hit@k / MRR@10
+SHOWN_F1 = 0.5  # a shown short answer is right when it shares this F1 with a gold answer
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +74,8 @@ class _Tally:
     latency_ms: list[float]
     quotes: list[float]
     right: dict[str, list[float]]  # by question type
+    shown: list[float]  # per answer: the short answer was sure enough to show
+    shown_right: list[float]  # per shown short answer: F1 with a gold answer >= SHOWN_F1
 
 
 def _score_answer(q: EvalQuestion, a: Answer, texts: Mapping[str, str], tally: _Tally) -> None:
@@ -83,6 +86,10 @@ def _score_answer(q: EvalQuestion, a: Answer, texts: Mapping[str, str], tally: _
         tally.quotes.append(float(len(a.quotes)))
     short = "" if a.refused else a.short_answer
     golds = q.answers or ("",)
+    if not a.refused:
+        tally.shown.append(float(a.short_answer_sure))
+        if a.short_answer_sure and q.answerable:
+            tally.shown_right.append(float(max(f1_score(short, g) for g in golds) >= SHOWN_F1))
     tally.em.append(max(float(normalize(short) == normalize(g)) for g in golds))
     tally.f1.append(max(f1_score(short, g) for g in golds))
     right = tally.right.setdefault(q.type, [])
@@ -137,7 +144,7 @@ def evaluate(
     if other_corpus:
         questions = off_topic(questions)
     texts = {source_id: source.text for source_id, source in assistant.store.sources.items()}
-    tally = _Tally([], [], [], [], [], [], [], [], [], [], [], [], {})
+    tally = _Tally([], [], [], [], [], [], [], [], [], [], [], [], {}, [], [])
     for i, q in enumerate(questions):
         started = time.perf_counter()
         a = assistant.ask(q.question)
@@ -166,6 +173,8 @@ def evaluate(
         "p50_ms": round(float(np.percentile(tally.latency_ms, 50)), 1),
         "p95_ms": round(float(np.percentile(tally.latency_ms, 95)), 1),
         "quotes_per_answer": _mean(tally.quotes),
+        "short_shown": _mean(tally.shown),
+        "short_shown_right": _mean(tally.shown_right),
         "right": _mean([r for values in tally.right.values() for r in values]),
         "by_type": {
             kind: f"{int(sum(values))}/{len(values)}"

@@ -41,11 +41,16 @@ def train_neural_reader(
                        provenance=provenance, figures=figures)  # fmt: skip
     _write(out, draft)
     reader = NeuralReader(SpanModel(out))
-    threshold, ratio, calibration = calibrate(
+    threshold, ratio, short, calibration = calibrate(
         reader, shared_train / "squad11", work_dir / "calibration", embedder, progress=progress
     )
     record = draft.model_copy(
-        update={"threshold": threshold, "quote_ratio": ratio, "figures": figures | calibration}
+        update={
+            "threshold": threshold,
+            "quote_ratio": ratio,
+            "short_threshold": short,
+            "figures": figures | calibration,
+        }
     )
     _write(out, record)
     return record

@@ -57,6 +57,13 @@ class Reader(Protocol):
         """Score every sentence of the hits, best first, and the question's answerability."""
         ...
 
-    def short_answer(self, question: str, sentence: str, lexicon: Lexicon) -> tuple[int, int]:
-        """Return the offsets of the short answer inside a quoted sentence."""
+    @property
+    def short_threshold(self) -> float:
+        """Show a short answer only at this confidence or above (calibrated by `rag train`)."""
+        ...
+
+    def short_answer(
+        self, question: str, sentence: str, lexicon: Lexicon
+    ) -> tuple[int, int, float]:
+        """Return the offsets of the short answer inside a quote, and the confidence in it."""
         ...

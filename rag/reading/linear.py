@@ -53,6 +53,7 @@ class ReaderModel:
     threshold: float  # refuse when the answerability probability is below this
     quote_ratio: float  # a further quote needs at least this share of the best one's probability
     provenance: str
+    short_threshold: float = 0.0  # show a short answer at this span probability or above
 
     @classmethod
     def load(cls, path: Path = DEFAULT_MODEL) -> ReaderModel:
@@ -111,11 +112,18 @@ class LinearReader:
             answerable=answerable,
         )
 
-    def short_answer(self, question: str, sentence: str, lexicon: Lexicon) -> tuple[int, int]:
-        """Return the offsets of the likeliest short answer inside a quoted sentence."""
+    @property
+    def short_threshold(self) -> float:
+        """Show a short answer at this span probability or above."""
+        return self.model.short_threshold
+
+    def short_answer(
+        self, question: str, sentence: str, lexicon: Lexicon
+    ) -> tuple[int, int, float]:
+        """Return the likeliest short answer inside a quote, and its span probability."""
         spans = candidate_spans(question, sentence, lexicon)
         if not spans:
-            return 0, len(sentence)
+            return 0, len(sentence), 0.0
         scores = self.model.span.probability(span_features(question, sentence, spans, lexicon))
-        best = spans[int(np.argmax(scores))]
-        return best.start, best.end
+        best = int(np.argmax(scores))
+        return spans[best].start, spans[best].end, float(scores[best])

@@ -51,6 +51,7 @@ class SpanRecord(BaseModel):
     passages: int  # retrieved passages read per question
     provenance: str
     figures: dict[str, float]
+    short_threshold: float = 0.0  # show a short answer at this confidence or above
 
     @classmethod
     def load(cls, weights: Path) -> SpanRecord:
@@ -211,17 +212,26 @@ class NeuralReader:
                 found[window.hit].append((sentence, score - null, span))
         return found
 
-    def short_answer(self, question: str, sentence: str, lexicon: Lexicon) -> tuple[int, int]:
-        """The best span of one sentence read alone (a reading's own spans come first)."""
+    @property
+    def short_threshold(self) -> float:
+        """Show a short answer at this confidence or above: calibrated on held-out questions."""
+        return self.model.record.short_threshold
+
+    def short_answer(
+        self, question: str, sentence: str, lexicon: Lexicon
+    ) -> tuple[int, int, float]:
+        """The best span of one quote read alone, and the model's confidence in it (the
+        logistic of its score over the no-answer score)."""
         windows = self.model.windows(question, [sentence])[:1]
         if not windows:
-            return 0, len(sentence)
+            return 0, len(sentence), 0.0
         start, end = self.model.logits(windows)
         tokens = np.flatnonzero(np.asarray(windows[0].types) > 0)
         if len(tokens) == 0:
-            return 0, len(sentence)
-        _, first, last = best_span(start[0], end[0], tokens)
-        return windows[0].offsets[first][0], windows[0].offsets[last][1]
+            return 0, len(sentence), 0.0
+        score, first, last = best_span(start[0], end[0], tokens)
+        confidence = _sigmoid(score - float(start[0, 0] + end[0, 0]))
+        return windows[0].offsets[first][0], windows[0].offsets[last][1], confidence
 
 
 def _sentence_spans(
@@ -297,6 +307,13 @@ class SpanShortAnswers:
         """The feature reader's reading."""
         return self.reader.read(question, vector, hits, store, lexicon)
 
-    def short_answer(self, question: str, sentence: str, lexicon: Lexicon) -> tuple[int, int]:
-        """The span model's best span in the quote."""
+    @property
+    def short_threshold(self) -> float:
+        """The span model's short-answer threshold."""
+        return self.spans.short_threshold
+
+    def short_answer(
+        self, question: str, sentence: str, lexicon: Lexicon
+    ) -> tuple[int, int, float]:
+        """The span model's best span in the quote, and its confidence."""
         return self.spans.short_answer(question, sentence, lexicon)

@@ -19,7 +19,8 @@ def test_ask_returns_the_cli_json_shape_with_offsets_that_check_out(client: Test
     assert response.status_code == 200
     body = response.json()
     assert set(body) == {
-        "question", "answer", "refused", "quotes", "short_answer", "query", "generation"
+        "question", "answer", "refused", "quotes", "short_answer", "short_answer_confidence",
+        "short_answer_sure", "query", "generation"
     }  # fmt: skip
     assert body["generation"] == 1 and body["query"] == "Who is the lighthouse keeper?"
     assert body["refused"] is (not body["quotes"])
