@@ -113,6 +113,23 @@ def test_ask_cite_upload_rebuild_in_a_real_browser(
         answer = chat.locator(".message").last
         expect(answer).to_contain_text("11,000")
         expect(answer).to_contain_text("[1]")
+        expect(answer.locator("strong")).to_have_text("11,000")  # a short answer it is sure of
+
+        # A short answer the reader is unsure of ("Hermit Kingdom") is not shown: quotes only.
+        ask(page, "Where were the troops moved?")
+        expect(chat.locator(".message").last.locator("blockquote").first).to_be_visible()
+        assert chat.locator(".message").last.locator("strong").count() == 0
+
+        # The session's settings apply to its next question: the strictest refuses.
+        page.locator("#settings").get_by_text("Settings").click()
+        page.locator("#strictness input[type=number]").fill("1")
+        page.locator("#strictness input[type=number]").press("Enter")
+        ask(page, SEED_QUESTION)
+        expect(chat.locator(".message").last.locator(".rag-refusal")).to_be_visible()
+        page.locator("#strictness input[type=number]").fill("0.2")
+        page.locator("#strictness input[type=number]").press("Enter")
+        ask(page, SEED_QUESTION)
+        expect(chat.locator(".message").last).to_contain_text("11,000")
         assert chat.locator("blockquote").count() >= 1
         assert chat.locator("img, script, a[href^='http']").count() == 0
 
