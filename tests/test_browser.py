@@ -115,6 +115,14 @@ def test_ask_cite_upload_rebuild_in_a_real_browser(
         expect(answer).to_contain_text("[1]")
         expect(answer.locator("strong")).to_have_text("11,000")  # a short answer it is sure of
 
+        # A complete question stands alone; an elliptical one is searched with the last names,
+        # and the query used is shown.
+        ask(page, "What military technology is North Korea mass-producing?")
+        expect(chat.locator(".message").last).to_contain_text("drones")
+        assert chat.locator(".message").last.locator(".rag-query").count() == 0
+        ask(page, "What about the troops?")
+        expect(chat.locator(".message").last.locator(".rag-query")).to_contain_text("Searched for")
+
         # A short answer the reader is unsure of ("Hermit Kingdom") is not shown: quotes only.
         ask(page, "Where were the troops moved?")
         expect(chat.locator(".message").last.locator("blockquote").first).to_be_visible()

@@ -34,7 +34,7 @@ def headings(text: str) -> list[tuple[int, int]]:
     return _headings(text)[1]
 
 
-@functools.lru_cache(maxsize=64)
+@functools.lru_cache(maxsize=4096)
 def _headings(text: str) -> tuple[list[int], list[tuple[int, int]]]:
     found: list[tuple[int, int]] = []
     fenced = _fenced(text)

@@ -108,7 +108,7 @@ def _defines(text: str, previous: Unit, start: int, end: int) -> bool:
     )
 
 
-@functools.lru_cache(maxsize=64)
+@functools.lru_cache(maxsize=4096)
 def _indexed(text: str) -> tuple[list[int], list[Unit]]:
     """A text's units and their starts, for bisecting (computed once per text)."""
     found = units(text)
