@@ -333,3 +333,14 @@ def test_a_heading_is_quoted_with_what_opens_its_section() -> None:
         "Math Library Functions\n\nThe math library defines the following functions:\n\n"
         "s (x)\n\nThe sine of x."
     )
+
+
+def test_a_list_keeps_what_is_indented_under_its_items() -> None:
+    steps = (
+        "### Dictionary compression How To:\n\n1. Create the dictionary\n\n"
+        "   `zstd --train Samples/* -o dict`\n\n2. Compress with dictionary\n\n"
+        "   `zstd -D dict FILE`\n\nAfter the list, a paragraph.\n"
+    )
+    found = [steps[u.start : u.end] for u in units(steps)]
+    assert found[0].startswith("### Dictionary") and found[0].endswith("`zstd -D dict FILE`")
+    assert found[1] == "After the list, a paragraph."

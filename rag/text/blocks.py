@@ -133,7 +133,8 @@ def lead_ins(text: str, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
     "Valgrind reads options from three places:" says nothing without the places. The runs
     after it join until the unit would pass `_LIST_CHARS` or `_LIST_RUNS`, or a heading,
     a table or another lead-in comes; past a blank line, only more of the same kind of
-    item (or, where the items carry no marker, as in HTML lists, short runs) joins.
+    item, what is indented under an item (its code, its second paragraph), or, where the
+    items carry no marker, as in HTML lists, short runs, joins.
     """
     out: list[tuple[int, int]] = []
     i = 0
@@ -144,13 +145,17 @@ def lead_ins(text: str, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
             items = 0
             taken = 0
             margin = _body_indent(text[start:end])
+            marker = -1  # how far the last item's marker is indented
             while i < len(spans) and taken < _LIST_RUNS and spans[i][1] - start <= _LIST_CHARS:
                 following = text[spans[i][0] : spans[i][1]]
                 item = bool(_ITEM.match(following))
                 breaks = line_breaks(text[end : spans[i][0]])
-                if _indent(following) < margin or not _joins_list(following, item, items, breaks):
+                depth = _indent(following)
+                within = items > 0 and not item and depth > marker  # an item's own code, text
+                if depth < margin or not (within or _joins_list(following, item, items, breaks)):
                     break
                 items += item
+                marker = depth if item else marker
                 end, i, taken = spans[i][1], i + 1, taken + 1
         out.append((start, end))
     return out

@@ -9,7 +9,7 @@ import pysbd
 from rag.text.blocks import BREAKS, lead_ins, runs
 from rag.types import Chunk, Sentence, Source
 
-SPLITTER = 7  # the sentence splitter's version, recorded in each generation's manifest
+SPLITTER = 8  # the sentence splitter's version, recorded in each generation's manifest
 # pysbd's run time grows quadratically with its input, so long lines are fed to it in windows.
 _WINDOW_CHARS = 2000
 _INNER_END = re.compile(r"[.!?…]+['\"’”)\]]*\s")  # a sentence end with more text after it
