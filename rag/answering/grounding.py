@@ -9,19 +9,13 @@ from rag.errors import IndexCorrupt
 from rag.index.base import Store
 from rag.reading.base import Reader, Reading
 from rag.text.blocks import UNIT_CHARS
-from rag.text.kinds import asked_kind, holds_kind
+from rag.text.kinds import asked_kind, asks_release, holds_kind
 from rag.text.lexicon import Lexicon
 from rag.text.sections import names_version, opening, section_of, versioned_section_at
 from rag.text.units import unit_at
 from rag.types import Answer, Quote, Sentence
 
 REFUSAL = "The sources do not contain an answer to this question."
-# "In which release did ...?", "Since which version ...?": in a NEWS file or changelog the
-# answer is the heading of the section that holds the item, far above it.
-_ASKS_VERSION = re.compile(
-    r"\b(?:which|what)\s+(?:[\w.-]+\s+){0,2}(?:release|version)s?\b|\bsince\s+(?:which|what|when)\b",
-    re.IGNORECASE,
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,10 +112,9 @@ def _merge_adjacent(
 def _whole_units(
     picked: list[tuple[Sentence, float]], store: Store
 ) -> list[tuple[Sentence, float]]:
-    """Widen each picked span to the short unit that holds it; spans that meet are merged.
-
-    A table row is quoted from its table's header when `units` says they fit together.
-    """
+    """Widen each picked span to the short unit that holds it (`_merge_adjacent` then joins
+    spans that overlap). A table row is quoted from its table's header when `units` says
+    they fit together."""
     out: list[tuple[Sentence, float]] = []
     for sentence, score in picked:
         text = store.sources[sentence.source_id].text
@@ -129,8 +122,6 @@ def _whole_units(
         if unit is not None and unit.end - unit.start <= UNIT_CHARS:
             end = opening(text, unit.start, unit.end)  # a heading, with what opens its section
             sentence = Sentence(sentence.source_id, unit.quote_start, end)
-        if any(s == sentence for s, _ in out):
-            continue
         out.append((sentence, score))
     return out
 
@@ -157,7 +148,7 @@ def quote(store: Store, sentence: Sentence, score: float) -> Quote:
 def _with_release(question: str, quotes: tuple[Quote, ...], store: Store) -> tuple[Quote, ...]:
     """Quote the release heading above the first quote first, when the question asks for a
     release or version that no quote names ("* Noteworthy changes in release 1.6 ...")."""
-    if not quotes or not _ASKS_VERSION.search(question):
+    if not quotes or not asks_release(question):
         return quotes
     if any(names_version(q.text) for q in quotes):
         return quotes

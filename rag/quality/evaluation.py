@@ -6,7 +6,7 @@ import json
 import os
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -61,21 +61,23 @@ def _doc_id(source_id: str) -> str:
 
 @dataclass
 class _Tally:
-    contained: list[float]
-    recall: list[float]
-    refused_answerable: list[float]
-    refused_unanswerable: list[float]
-    quotes_valid: list[float]
-    em: list[float]
-    f1: list[float]
-    hit5: list[float]
-    rr: list[float]
-    all10: list[float]
-    latency_ms: list[float]
-    quotes: list[float]
-    right: dict[str, list[float]]  # by question type
-    shown: list[float]  # per answer: the short answer was sure enough to show
-    shown_right: list[float]  # per shown short answer: F1 with a gold answer >= SHOWN_F1
+    contained: list[float] = field(default_factory=list)
+    recall: list[float] = field(default_factory=list)
+    refused_answerable: list[float] = field(default_factory=list)
+    refused_unanswerable: list[float] = field(default_factory=list)
+    quotes_valid: list[float] = field(default_factory=list)
+    em: list[float] = field(default_factory=list)
+    f1: list[float] = field(default_factory=list)
+    hit5: list[float] = field(default_factory=list)
+    rr: list[float] = field(default_factory=list)
+    all10: list[float] = field(default_factory=list)
+    latency_ms: list[float] = field(default_factory=list)
+    quotes: list[float] = field(default_factory=list)
+    right: dict[str, list[float]] = field(default_factory=dict)  # by question type
+    # per answer: the short answer was sure enough to show
+    shown: list[float] = field(default_factory=list)
+    # per shown short answer: F1 with a gold answer >= SHOWN_F1
+    shown_right: list[float] = field(default_factory=list)
 
 
 def _score_answer(q: EvalQuestion, a: Answer, texts: Mapping[str, str], tally: _Tally) -> None:
@@ -144,7 +146,7 @@ def evaluate(
     if other_corpus:
         questions = off_topic(questions)
     texts = {source_id: source.text for source_id, source in assistant.store.sources.items()}
-    tally = _Tally([], [], [], [], [], [], [], [], [], [], [], [], {}, [], [])
+    tally = _Tally()
     for i, q in enumerate(questions):
         started = time.perf_counter()
         a = assistant.ask(q.question)

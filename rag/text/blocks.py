@@ -177,3 +177,12 @@ def _joins_list(run: str, item: bool, items: int, breaks: int) -> bool:
     if breaks <= 1:
         return True
     return item if items else len(run) <= _SHORT_ITEM
+
+
+def strip_span(text: str, start: int, end: int) -> tuple[int, int] | None:
+    """Shrink `text[start:end]` to exclude surrounding whitespace; None when nothing is left."""
+    while start < end and text[start].isspace():
+        start += 1
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    return (start, end) if start < end else None

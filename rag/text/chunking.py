@@ -6,7 +6,7 @@ import re
 
 import pysbd
 
-from rag.text.blocks import BREAKS, lead_ins, runs
+from rag.text.blocks import BREAKS, lead_ins, runs, strip_span
 from rag.types import Chunk, Sentence, Source
 
 SPLITTER = 8  # the sentence splitter's version, recorded in each generation's manifest
@@ -80,7 +80,7 @@ def _segment(segmenter: pysbd.Segmenter, text: str, start: int, end: int) -> lis
     """
     block = text[start:end]
     if not _INNER_END.search(block.rstrip()):
-        whole = _strip_span(block, 0, len(block))
+        whole = strip_span(block, 0, len(block))
         return [] if whole is None else [(start + whole[0], start + whole[1])]
     spans: list[tuple[int, int]] = []
     cursor = 0
@@ -91,22 +91,13 @@ def _segment(segmenter: pysbd.Segmenter, text: str, start: int, end: int) -> lis
         found = block.find(needle, cursor)
         if found < 0:
             # pysbd altered the text: keep the rest of the block as one sentence.
-            rest = _strip_span(block, cursor, len(block))
+            rest = strip_span(block, cursor, len(block))
             if rest is not None:
                 spans.append(rest)
             break
         spans.append((found, found + len(needle)))
         cursor = found + len(needle)
     return [(start + s, start + e) for s, e in spans]
-
-
-def _strip_span(text: str, start: int, end: int) -> tuple[int, int] | None:
-    """Shrink `text[start:end]` to exclude surrounding whitespace; None when nothing is left."""
-    while start < end and text[start].isspace():
-        start += 1
-    while end > start and text[end - 1].isspace():
-        end -= 1
-    return (start, end) if start < end else None
 
 
 def _last_space(text: str, start: int, limit: int) -> int:
@@ -123,10 +114,10 @@ def _cut_long(text: str, span: tuple[int, int], max_chars: int) -> list[tuple[in
     start, end = span
     while end - start > max_chars:
         cut = _last_space(text, start, start + max_chars)
-        piece = _strip_span(text, start, cut)
+        piece = strip_span(text, start, cut)
         if piece is not None:
             pieces.append(piece)
-        rest = _strip_span(text, cut, end)
+        rest = strip_span(text, cut, end)
         if rest is None:
             return pieces
         start = rest[0]

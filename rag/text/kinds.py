@@ -47,3 +47,16 @@ def asked_kind(question: str) -> str | None:
 def holds_kind(text: str, kind: str) -> bool:
     """Tell whether `text` holds an answer of this kind."""
     return bool((_NUMBER if kind == NUMBER else _OPTION).search(text))
+
+
+# "In which release did ...?", "Since which version ...?": in a NEWS file or changelog the
+# answer is the heading of the section that holds the item, far above it.
+_ASKS_RELEASE = re.compile(
+    r"\b(?:which|what)\s+(?:[\w.-]+\s+){0,2}(?:release|version)s?\b|\bsince\s+(?:which|what|when)\b",
+    re.IGNORECASE,
+)
+
+
+def asks_release(question: str) -> bool:
+    """Tell whether the question asks in which release or version something happened."""
+    return bool(_ASKS_RELEASE.search(question))

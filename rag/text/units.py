@@ -20,6 +20,7 @@ from rag.text.blocks import (
     lead_ins,
     line_breaks,
     runs,
+    strip_span,
 )
 
 MAX_TERM_CHARS = 100  # a defined term ("--log-socket=<ip-address:port-number>") is no longer
@@ -43,13 +44,11 @@ def units(text: str) -> list[Unit]:
     found: list[Unit] = []
     header: tuple[int, int] | None = None  # the header row of the table being read
     lead = -1  # where the lead-in of that table starts ("The timetable is:"), -1 if none
-    for start, end in lead_ins(text, list(runs(text))):
-        while start < end and text[start].isspace():
-            start += 1
-        while end > start and text[end - 1].isspace():
-            end -= 1
-        if start >= end:
+    for run in lead_ins(text, list(runs(text))):
+        stripped = strip_span(text, *run)
+        if stripped is None:
             continue
+        start, end = stripped
         previous = found[-1] if found else None
         answers = previous and text[previous.end - 1] == "?" and text[end - 1] != "?"
         if previous and answers and end - previous.start <= UNIT_CHARS:
