@@ -110,12 +110,33 @@ def test_a_request_during_a_rebuild_runs_one_more(settings: Settings) -> None:
     rebuilder.request()
     rebuilder.request()
     embedder.gate.set()
-    deadline = time.monotonic() + 30
-    while len(reports) < 2 and time.monotonic() < deadline:
-        time.sleep(0.05)
-    rebuilder.wait(30)
+    assert rebuilder.wait(30).state == "succeeded"  # waits for the follow-up as well
     assert [r.generation for r in reports] == [1, 2]
     assert reports[1].added == 1
+
+
+def test_waiting_never_meets_a_thread_not_yet_started(settings: Settings) -> None:
+    """A waiter racing the follow-up's start once got "cannot join thread before it is started"."""
+    rebuilder = Rebuilder(settings, FakeEmbedder(), lambda report: None)
+    stop = threading.Event()
+    errors: list[BaseException] = []
+
+    def keep_waiting() -> None:
+        while not stop.is_set():
+            try:
+                rebuilder.wait(0.01)
+            except RuntimeError as exc:
+                errors.append(exc)
+
+    waiter = threading.Thread(target=keep_waiting)
+    waiter.start()
+    for _ in range(20):
+        rebuilder.request()
+        rebuilder.request()
+        rebuilder.wait(30)
+    stop.set()
+    waiter.join(30)
+    assert errors == []
 
 
 def wait_for(predicate: Callable[[], bool], seconds: float = 10.0) -> bool:

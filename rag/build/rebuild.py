@@ -60,10 +60,14 @@ class Rebuilder:
         with self._lock:
             if self._status.state == "running":
                 return False
-            self._status = RebuildStatus("running", stage="starting", started_at=time.time())
-            self._thread = threading.Thread(target=self._run, name="rag-rebuild", daemon=True)
-            self._thread.start()
+            self._launch()
             return True
+
+    def _launch(self) -> None:
+        """Mark a rebuild running and start its thread; the caller holds the lock."""
+        self._status = RebuildStatus("running", stage="starting", started_at=time.time())
+        self._thread = threading.Thread(target=self._run, name="rag-rebuild", daemon=True)
+        self._thread.start()  # started before the lock is released: wait() never sees it unstarted
 
     def request(self) -> None:
         """Start a rebuild now, or right after the running one (changes made during it count)."""
@@ -79,10 +83,20 @@ class Rebuilder:
             return self._status
 
     def wait(self, timeout: float | None = None) -> RebuildStatus:
-        """Wait up to `timeout` seconds (None: for ever) for the running rebuild to end."""
-        thread = self._thread
-        if thread is not None:
-            thread.join(timeout)
+        """Wait up to `timeout` seconds (None: for ever) for the running rebuild to end.
+
+        A rebuild requested during the running one starts as that one ends; it is waited for too.
+        """
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            with self._lock:
+                thread = self._thread
+            if thread is None:
+                break
+            thread.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
+            with self._lock:
+                if thread.is_alive() or self._thread is thread:
+                    break
         return self.status()
 
     def _progress(self, stage: str, done: int, total: int) -> None:
@@ -113,6 +127,6 @@ class Rebuilder:
                 error=error,
                 finished_at=time.time(),
             )
-            again, self._again = self._again, False
-        if again:
-            self.start()
+            if self._again:  # the follow-up starts under the same lock: no gap a waiter could see
+                self._again = False
+                self._launch()
