@@ -46,7 +46,7 @@ reader: setup
 	$(VENV)/bin/rag train ../shared/train --neural
 
 reader-linear: setup
-	$(VENV)/bin/rag train ../shared/train/squad11
+	$(VENV)/bin/rag train ../shared/train
 
 eval: setup
 	$(VENV)/bin/rag eval ../shared/eval/squad2 --json

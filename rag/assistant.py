@@ -126,6 +126,11 @@ class Assistant:
             return reading, []
         return reading, loaded.retriever.widen(hits, f"{query} {bridge}", BRIDGE_HITS)[len(hits) :]
 
+    def second_hop(self, question: str, vector: Vectors, hits: list[Hit]) -> list[Hit]:
+        """The passages `ask` adds to these hits: those about the bridge name that their best
+        sentence adds to the question (none if it adds none)."""
+        return self._second_hop(self._current(), question, question, vector, hits)[1]
+
     def search(self, query: str, k: int) -> list[Hit]:
         """Return the k best passages for a query, following one bridge hop as `ask` does.
 

@@ -98,7 +98,8 @@ def _parser() -> argparse.ArgumentParser:
     train = sub.add_parser(
         "train",
         help="fit a reader model on SQuAD-style paragraphs",
-        description="The linear reader: TRAIN_DIR holds paragraphs.jsonl (e.g. "
+        description="The linear reader: TRAIN_DIR holds squad11/ and, optionally, "
+        "multihop-train/ (../shared/train), or is a folder of paragraphs.jsonl (e.g. "
         "../shared/train/squad11). The neural reader (--neural): TRAIN_DIR holds squad11-train/, "
         "squad2-train/ and squad11/ (../shared/train); it resumes from its checkpoint in "
         "WORK_DIR/span.",

@@ -87,6 +87,17 @@ class Tables:
     span_labels: list[NDArray[np.int_]]
     span_groups: list[str]
 
+    def extend(self, other: Tables) -> None:
+        """Append another set's readings and spans."""
+        self.tables += other.tables
+        self.labels += other.labels
+        self.answerable += other.answerable
+        self.groups += other.groups
+        self.terms += other.terms
+        self.span_tables += other.span_tables
+        self.span_labels += other.span_labels
+        self.span_groups += other.span_groups
+
 
 def swap_name(question: str, doc_text: str, pool: list[str], rng: random.Random) -> str | None:
     """Return the question with one of its names that the paragraph holds swapped for another.

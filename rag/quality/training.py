@@ -1,4 +1,10 @@
-"""SQuAD 1.1 training paragraphs -> a ReaderModel: `rag train` (index, read, fit)."""
+"""Training questions -> a ReaderModel: `rag train` (index, read, fit).
+
+SQuAD 1.1 paragraphs teach single-document questions. Beside them, multihop-train/ (if the
+training folder has it) teaches questions that two or more documents answer together: they
+are read through the second hop with the reader fitted on SQuAD alone, then both are fitted
+together, so that the refusal learns not to refuse what only a pair of documents answers.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +16,10 @@ from rag.config import Settings
 from rag.embedding.base import Embedder
 from rag.quality.examples import collect, write_corpus
 from rag.quality.fitting import fit_reader
-from rag.reading.linear import ReaderModel
+from rag.quality.multihop_examples import collect_multihop
+from rag.reading.linear import LinearReader, ReaderModel
+
+MULTIHOP = "multihop-train"
 
 
 def train_reader(
@@ -19,10 +28,22 @@ def train_reader(
     embedder: Embedder,
     progress: Callable[[str, int, int], None] | None = None,
 ) -> tuple[ReaderModel, dict[str, float]]:
-    """Index the training paragraphs, read every question, and fit a ReaderModel."""
-    examples = write_corpus(train_dir, work_dir / "corpus")
+    """Index the training paragraphs, read every question, and fit a ReaderModel.
+
+    Args:
+        train_dir: a folder with paragraphs.jsonl (SQuAD 1.1), or one holding squad11/ and,
+            optionally, multihop-train/ (../shared/train).
+    """
+    squad = train_dir / "squad11" if (train_dir / "squad11").is_dir() else train_dir
+    examples = write_corpus(squad, work_dir / "corpus")
     settings = Settings(source_dirs=(work_dir / "corpus",), index_dir=work_dir / "index")
     build_index(settings, embedder, progress)
     data = collect(examples, settings, embedder, progress)
-    provenance = f"rag train {train_dir.name}: {len(examples)} questions, 5-fold by article"
-    return fit_reader(data, provenance)
+    provenance = f"rag train {squad.name}: {len(examples)} questions"
+    multihop = train_dir / MULTIHOP
+    if multihop.is_dir():
+        first, _ = fit_reader(data, provenance)
+        more = collect_multihop(multihop, work_dir, embedder, LinearReader(first), progress)
+        data.extend(more)
+        provenance += f" + {MULTIHOP}: {sum(more.answerable)} questions read through two hops"
+    return fit_reader(data, f"{provenance}, 5-fold by article or question")
