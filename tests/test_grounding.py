@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -12,7 +13,7 @@ from rag.config import Settings
 from rag.index.generations import load_current
 from rag.index.local import LocalStore
 from rag.reading.base import Reading
-from rag.reading.features import candidates
+from rag.reading.features import candidates, store_lexicon
 from rag.text.blocks import UNIT_CHARS
 from rag.text.kinds import NUMBER, OPTION, asked_kind, holds_kind
 from rag.types import Hit
@@ -122,3 +123,36 @@ def test_a_quote_holds_a_number_or_an_option() -> None:
     assert not holds_kind("ASN1_MAX_NAME_SIZE is the maximum of an ASN.1 name", NUMBER)
     assert holds_kind("use --with-system-libdir", OPTION) and holds_kind("xz -6 is", OPTION)
     assert not holds_kind("the x-ray option reads files", OPTION)
+
+
+def test_a_second_hop_named_by_another_sentence_of_the_first_source_is_quoted(
+    tmp_path: Path,
+) -> None:
+    """ "Luther is an executive." is the best sentence, but "He ran Dunkin Brands." names the
+    second source: both follow it, so the chain reads whole."""
+    sources = tmp_path / "sources"
+    sources.mkdir()
+    (sources / "luther.txt").write_text(
+        f"Jon Luther\n\nJon Luther is an American executive. {PADDING} "
+        "He was the chief executive of Dunkin Brands.\n",
+        encoding="utf-8",
+    )
+    (sources / "dunkin.txt").write_text(
+        "Dunkin Brands\n\nIt is headquartered in Canton, Massachusetts.\n", encoding="utf-8"
+    )
+    embedder = FakeEmbedder()
+    settings = Settings(source_dirs=(sources,), index_dir=tmp_path / "index")
+    build_index(settings, embedder)
+    store = load_current(settings.index_dir, embedder)
+    scores = {
+        "Jon Luther is an American executive.": 0.9,
+        "He was the chief executive of Dunkin Brands.": 0.1,
+        "It is headquartered in Canton, Massachusetts.": 0.05,
+    }
+    question = "In which city is the company Jon Luther ran headquartered?"
+    lexicon = store_lexicon(store)
+    result = answer(question, reading(store, scores, 0.9), store, POLICY, question, 1, lexicon)
+    assert [q.text for q in result.quotes] == list(scores)
+    one = answer(question, reading(store, scores, 0.9), store, replace(POLICY, max_quotes=2),
+                 question, 1, lexicon)  # fmt: skip
+    assert [q.text for q in one.quotes] == ["Jon Luther is an American executive."]  # no room

@@ -63,24 +63,34 @@ def _bridge(
 
     When the best quote names a source that the question does not, and a sentence of that
     source holds question terms the best quote lacks, that sentence follows it: "A's best work
-    is B." then "B hangs in C." for "Where does A's best work hang?".
+    is B." then "B hangs in C." for "Where does A's best work hang?". When another sentence of
+    the best quote's source names it instead ("A is a painter." ... "A's best work is B."),
+    that sentence links the two and is quoted too.
     """
     if not picked or len(picked) >= max_quotes:
         return picked
     best = reading.candidates[0]
-    said, asked = best.text.lower(), question.lower()
+    asked = question.lower()
     open_terms = set(lexicon.terms(question)) - set(lexicon.terms(f"{best.title} {best.text}"))
     quoted = {sentence.source_id for sentence, _ in picked}
-    for candidate, probability in zip(reading.candidates, reading.probabilities, strict=True):
-        title = candidate.title.strip().lower()
-        if (
-            candidate.sentence.source_id not in quoted
-            and title != best.title.strip().lower()
-            and _names_in(title, said)
-            and not _names_in(title, asked)
-            and open_terms & set(lexicon.terms(candidate.text))
-        ):
-            return [*picked, (candidate.sentence, probability)]
+    chosen = {sentence for sentence, _ in picked}
+    scored = list(zip(reading.candidates, reading.probabilities, strict=True))
+    links = [(c, p) for c, p in scored if c.sentence.source_id == best.sentence.source_id]
+    for link, link_probability in links:  # the best sentence first
+        said = link.text.lower()
+        added = [] if link.sentence in chosen else [(link.sentence, link_probability)]
+        if len(picked) + len(added) >= max_quotes:
+            continue
+        for candidate, probability in scored:
+            title = candidate.title.strip().lower()
+            if (
+                candidate.sentence.source_id not in quoted
+                and title != best.title.strip().lower()
+                and _names_in(title, said)
+                and not _names_in(title, asked)
+                and open_terms & set(lexicon.terms(candidate.text))
+            ):
+                return [*picked, *added, (candidate.sentence, probability)]
     return picked
 
 
