@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import SEEDS
-from ui.cli import main
+from ui.cli import BarProgress, main
 
 TROOPS = "How many North Korean troops were moved into Russia's Kursk region?"
 
@@ -78,3 +78,16 @@ def test_help_describes_the_flags_and_the_exit_status(capsys: pytest.CaptureFixt
     with pytest.raises(SystemExit):
         main(["ask", "--help"])
     assert "passages to read, 1-100" in capsys.readouterr().out
+
+
+def test_progress_in_a_log_is_a_few_lines_not_one_per_item(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Piped to a file, 5,000 quick steps once drew 5,000 bars; the end is still shown."""
+    bar = BarProgress()
+    for done in range(1, 5001):
+        bar("embedding", done, 5000)
+    bar.close()
+    drawn = capsys.readouterr().err
+    assert drawn.count("embedding") <= 3
+    assert "5000/5000" in drawn

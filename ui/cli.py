@@ -27,6 +27,9 @@ EXIT_REFUSED = 1
 EXIT_ERROR = 2
 
 
+LOG_EVERY_S = 5.0  # seconds between progress lines when stderr is not a terminal
+
+
 class BarProgress:
     """A tqdm progress bar per stage, fed by (stage, done, total) callbacks."""
 
@@ -43,10 +46,13 @@ class BarProgress:
         if stage != self._stage:
             self.close()
             self._stage = stage
-            self._bar = tqdm(total=total, desc=stage, unit="item", file=sys.stderr)
+            # a terminal redraws ten times a second; a log gets a line every few seconds
+            every = 0.1 if sys.stderr.isatty() else LOG_EVERY_S
+            self._bar = tqdm(
+                total=total, desc=stage, unit="item", file=sys.stderr, mininterval=every
+            )
         self._bar.total = total
-        self._bar.n = done
-        self._bar.refresh()
+        self._bar.update(done - self._bar.n)  # drawn at most once per mininterval
 
     def close(self) -> None:
         if self._bar is not None:
