@@ -51,6 +51,7 @@ reader-linear: setup
 eval: setup
 	$(VENV)/bin/rag eval ../shared/eval/squad2 --json
 	$(VENV)/bin/rag eval ../shared/eval/multihop --json
+	$(VENV)/bin/rag eval ../shared/eval/realdocs --json
 
 clean:
 	rm -rf index .cache
