@@ -91,3 +91,13 @@ def test_progress_in_a_log_is_a_few_lines_not_one_per_item(
     drawn = capsys.readouterr().err
     assert drawn.count("embedding") <= 3
     assert "5000/5000" in drawn
+
+
+@pytest.mark.parametrize("flags", [[], ["--neural"]])
+def test_training_from_a_folder_without_training_data_is_a_clear_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], flags: list[str]
+) -> None:
+    code = main(["train", str(tmp_path / "nowhere"), "--work-dir", str(tmp_path / "w"), *flags])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.startswith("rag: ") and "paragraphs.jsonl" in err and "Traceback" not in err

@@ -11,6 +11,7 @@ from pathlib import Path
 from rag.build.assemble import Progress
 from rag.embedding.base import Embedder
 from rag.embedding.onnx import model_path
+from rag.errors import SourceError
 from rag.quality.span_calibration import calibrate
 from rag.quality.span_export import export_span_reader
 from rag.quality.span_training import SpanRun, train_span_reader
@@ -32,6 +33,12 @@ def train_neural_reader(
     """Train from `shared_train` (resuming from work_dir's checkpoint), then write the int8
     weights to `out` and their calibrated record beside them."""
     run = run or SpanRun()
+    needed = [
+        shared_train / d / "paragraphs.jsonl" for d in ("squad11-train", "squad2-train", "squad11")
+    ]
+    missing = [str(path.relative_to(shared_train)) for path in needed if not path.is_file()]
+    if missing:
+        raise SourceError(f"{shared_train} lacks {', '.join(missing)} (as in ../shared/train)")
     figures = train_span_reader(shared_train, work_dir / "span", model_path(), run, log)
     out.parent.mkdir(parents=True, exist_ok=True)
     export_span_reader(work_dir / "span" / "span_reader.pt", model_path(), out)

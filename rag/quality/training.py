@@ -14,6 +14,7 @@ from pathlib import Path
 from rag.build.indexer import build_index
 from rag.config import Settings
 from rag.embedding.base import Embedder
+from rag.errors import SourceError
 from rag.quality.examples import collect, write_corpus
 from rag.quality.fitting import fit_reader
 from rag.quality.multihop_examples import collect_multihop
@@ -35,6 +36,11 @@ def train_reader(
             optionally, multihop-train/ (../shared/train).
     """
     squad = train_dir / "squad11" if (train_dir / "squad11").is_dir() else train_dir
+    if not (squad / "paragraphs.jsonl").is_file():
+        raise SourceError(
+            f"no training questions in {train_dir}: expected squad11/paragraphs.jsonl "
+            "(as in ../shared/train) or paragraphs.jsonl"
+        )
     examples = write_corpus(squad, work_dir / "corpus")
     settings = Settings(source_dirs=(work_dir / "corpus",), index_dir=work_dir / "index")
     build_index(settings, embedder, progress)
