@@ -24,7 +24,15 @@ from rag.types import Answer, Hit, Turn
 log = logging.getLogger(__name__)
 
 BRIDGE_HITS = 4  # chunks the second hop may add
+# A quote from a source not yet quoted needs at most this share of the best quote's
+# probability (or the quote ratio, if lower): a question that joins facts from two documents
+# is answered by quoting both.
 OTHER_SOURCE_RATIO = 0.2
+
+
+def other_source_ratio(quote_ratio: float) -> float:
+    """The share a quote from a source not yet quoted needs, given the quote ratio."""
+    return min(quote_ratio, OTHER_SOURCE_RATIO)
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,7 +58,7 @@ class Assistant:
             threshold=self.reader.threshold if threshold is None else threshold,
             quote_ratio=self.reader.quote_ratio,
             max_quotes=settings.max_quotes,
-            other_source_ratio=OTHER_SOURCE_RATIO,
+            other_source_ratio=other_source_ratio(self.reader.quote_ratio),
             short_threshold=self.reader.short_threshold,
         )
         self._loaded: _Loaded | None = None
@@ -151,17 +159,22 @@ class Assistant:
         top_k: int | None = None,
         max_quotes: int | None = None,
         threshold: float | None = None,
+        quote_ratio: float | None = None,
     ) -> Answer:
         """Answer a question with verbatim quotes, or refuse.
 
         Args:
-            top_k, max_quotes, threshold: this question's passages to read, most quotes and
-                refusal threshold, instead of the settings' and the reader's.
+            top_k, max_quotes, threshold, quote_ratio: this question's passages to read, most
+                quotes, refusal threshold and quote ratio, instead of the settings' and the
+                reader's.
         """
+        ratio = self.policy.quote_ratio if quote_ratio is None else quote_ratio
         policy = replace(
             self.policy,
             max_quotes=max_quotes or self.policy.max_quotes,
             threshold=self.policy.threshold if threshold is None else threshold,
+            quote_ratio=ratio,
+            other_source_ratio=other_source_ratio(ratio),
         )
         loaded = self._current()  # one generation serves the whole question
         query = standalone_query(question, history)

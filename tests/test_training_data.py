@@ -1,5 +1,6 @@
-"""What `rag train` learns multi-hop reading from: each question read as asked and without one
-of its supporting documents, sentences labelled by the evidence (plumbing: a fake embedder)."""
+"""What `rag train` learns multi-hop reading from (each question read as asked and without one
+of its supporting documents, sentences labelled by the evidence), and how it sets the quote
+ratio (plumbing: a fake embedder)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ from pathlib import Path
 import pytest
 
 from rag.quality.multihop_examples import collect_multihop, load_multihop
+from rag.quality.quote_calibration import calibrate_quote_ratio
+from rag.quality.span_calibration import MAX_MEAN_QUOTES, QUOTE_RATIOS
 from rag.reading.linear import LinearReader, ReaderModel
 from tests.fakes import FakeEmbedder
 
@@ -65,3 +68,29 @@ def test_a_reading_without_its_evidence_teaches_no_answer(
     train = write_set(tmp_path / "multihop-train", missing, removed=None)
     data = collect_multihop(train, tmp_path / "work", FakeEmbedder(), reader)
     assert data.tables == [] and data.answerable == []
+
+
+def test_the_quote_ratio_is_the_lowest_whose_answers_stay_within_the_quote_budget(
+    tmp_path: Path, reader: LinearReader
+) -> None:
+    rows = []
+    for a, article in enumerate(["Owls", "Boats", "Trains"]):
+        for p in range(2):
+            context = (
+                f"{article} paragraph {p} says the {article.lower()} number {a}{p} is known. "
+                f"It adds that the {article.lower()} colour is grey. Nothing else is said."
+            )
+            answer = f"{a}{p}"
+            question = f"Which number are the {article.lower()} of paragraph {p}?"
+            qa = {"question": question, "answers": [answer], "answer_start": context.index(answer)}
+            rows.append(
+                {"id": f"{article}-{p}", "article": article, "context": context, "qas": [qa]}
+            )
+    squad = tmp_path / "squad11-train"
+    squad.mkdir()
+    (squad / "paragraphs.jsonl").write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    ratio, figures = calibrate_quote_ratio(reader, squad, tmp_path / "work", FakeEmbedder())
+    assert figures["quote_calibration_questions"] == 6
+    within = [r for r in QUOTE_RATIOS if figures[f"quotes_per_answer_at_{r}"] <= MAX_MEAN_QUOTES]
+    assert ratio == (within[-1] if within else QUOTE_RATIOS[0])
+    assert figures["quote_ratio"] == ratio

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from rag.answering.grounding import Policy, answer
-from rag.assistant import OTHER_SOURCE_RATIO
+from rag.assistant import other_source_ratio
 from rag.build.assemble import Progress
 from rag.build.indexer import build_index
 from rag.config import Settings
@@ -129,7 +129,7 @@ def _read(
         found.append(best is not None and best.source_id == e.doc
                      and best.start <= e.start and e.end <= best.end)  # fmt: skip
         for ratio, tally in quoted.items():
-            policy = Policy(-1.0, ratio, MAX_QUOTES, min(ratio, OTHER_SOURCE_RATIO))
+            policy = Policy(-1.0, ratio, MAX_QUOTES, other_source_ratio(ratio))
             quotes = answer(e.question, reading, store, policy, e.question, 0).quotes
             held = any(q.source == e.doc and q.start <= e.start and e.end <= q.end for q in quotes)
             tally.append((held, len(quotes)))

@@ -4,11 +4,14 @@ SQuAD 1.1 paragraphs teach single-document questions. Beside them, multihop-trai
 training folder has it) teaches questions that two or more documents answer together: they
 are read through the second hop with the reader fitted on SQuAD alone, then both are fitted
 together, so that the refusal learns not to refuse what only a pair of documents answers.
+With squad11-train/ beside them, the quote ratio is then set on questions of its articles
+(rag/quality/quote_calibration.py).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 from rag.build.indexer import build_index
@@ -18,9 +21,11 @@ from rag.errors import SourceError
 from rag.quality.examples import collect, write_corpus
 from rag.quality.fitting import fit_reader
 from rag.quality.multihop_examples import collect_multihop
+from rag.quality.quote_calibration import calibrate_quote_ratio
 from rag.reading.linear import LinearReader, ReaderModel
 
 MULTIHOP = "multihop-train"
+HELD_OUT = "squad11-train"  # questions it never learns from: its quote ratio is set on them
 
 
 def train_reader(
@@ -52,4 +57,12 @@ def train_reader(
         more = collect_multihop(multihop, work_dir, embedder, LinearReader(first), progress)
         data.extend(more)
         provenance += f" + {MULTIHOP}: {sum(more.answerable)} questions read through two hops"
-    return fit_reader(data, f"{provenance}, 5-fold by article or question")
+    model, report = fit_reader(data, f"{provenance}, 5-fold by article or question")
+    held_out = train_dir / HELD_OUT
+    if held_out.is_dir():
+        ratio, figures = calibrate_quote_ratio(
+            LinearReader(model), held_out, work_dir, embedder, progress
+        )
+        model = replace(model, quote_ratio=ratio)
+        report.update(figures)
+    return model, report

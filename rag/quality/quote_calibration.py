@@ -1,0 +1,78 @@
+"""A feature reader + questions it never trained on -> the quote ratio it ships with.
+
+A further quote needs `quote_ratio` times the best quote's probability. The ratio is the
+lowest of QUOTE_RATIOS whose answers average at most MAX_MEAN_QUOTES quotes, as for the span
+reader (rag/quality/span_calibration.py), measured on SQuAD 1.1 training questions
+(squad11-train/), which the feature reader does not learn from: the paragraphs of ARTICLES
+articles drawn with a fixed seed are indexed as a corpus, and QUESTIONS of their questions
+are asked through the whole pipeline (`Assistant.ask`), once per ratio.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+import numpy as np
+
+from rag.assistant import Assistant
+from rag.build.assemble import Progress
+from rag.build.indexer import build_index
+from rag.config import Settings
+from rag.embedding.base import Embedder
+from rag.quality.examples import SEED, write_corpus
+from rag.quality.span_calibration import MAX_MEAN_QUOTES, QUOTE_RATIOS
+from rag.reading.base import Reader
+
+ARTICLES = 20
+QUESTIONS = 600
+
+
+def calibrate_quote_ratio(
+    reader: Reader,
+    squad_train: Path,
+    work_dir: Path,
+    embedder: Embedder,
+    progress: Progress | None = None,
+) -> tuple[float, dict[str, float]]:
+    """Return the quote ratio and, per ratio tried, the quotes per answer and the share of
+    answers that quote the gold answer."""
+    source = work_dir / "quote-calibration"
+    _draw_articles(squad_train / "paragraphs.jsonl", source / "paragraphs.jsonl")
+    examples = write_corpus(source, source / "corpus")
+    settings = Settings(source_dirs=(source / "corpus",), index_dir=source / "index")
+    build_index(settings, embedder, progress)
+    assistant = Assistant(settings, embedder, reader)
+    chosen = random.Random(SEED).sample(examples, min(QUESTIONS, len(examples)))
+    figures: dict[str, float] = {"quote_calibration_questions": float(len(chosen))}
+    ratio = QUOTE_RATIOS[0]
+    for option in QUOTE_RATIOS:
+        counts, held = [], []
+        for e in chosen:
+            answer = assistant.ask(e.question, threshold=-1.0, quote_ratio=option)
+            counts.append(len(answer.quotes))
+            held.append(
+                any(
+                    q.source == e.doc and q.start <= e.start and e.end <= q.end
+                    for q in answer.quotes
+                )
+            )
+        figures[f"quotes_per_answer_at_{option}"] = float(np.mean(counts))
+        figures[f"answer_in_quotes_at_{option}"] = float(np.mean(held))
+        if np.mean(counts) <= MAX_MEAN_QUOTES:
+            ratio = option
+        if progress:
+            progress("calibrating quotes", QUOTE_RATIOS.index(option) + 1, len(QUOTE_RATIOS))
+    figures["quote_ratio"] = ratio
+    return ratio, figures
+
+
+def _draw_articles(paragraphs: Path, target: Path) -> None:
+    """Write the paragraphs of ARTICLES articles, drawn with the fixed seed, to `target`."""
+    rows = [json.loads(line) for line in paragraphs.read_text(encoding="utf-8").splitlines()]
+    articles = sorted({row["article"] for row in rows})
+    drawn = set(random.Random(SEED).sample(articles, min(ARTICLES, len(articles))))
+    target.parent.mkdir(parents=True, exist_ok=True)
+    kept = [json.dumps(row) for row in rows if row["article"] in drawn]
+    target.write_text("\n".join(kept) + "\n", encoding="utf-8")
