@@ -38,7 +38,7 @@ def train_reader(
 
     Args:
         train_dir: a folder with paragraphs.jsonl (SQuAD 1.1), or one holding squad11/ and,
-            optionally, multihop-train/ (../shared/train).
+            optionally, multihop-train/ and squad11-train/ (../shared/train).
     """
     squad = train_dir / "squad11" if (train_dir / "squad11").is_dir() else train_dir
     if not (squad / "paragraphs.jsonl").is_file():
