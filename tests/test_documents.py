@@ -277,3 +277,17 @@ def test_a_word_file_list_is_quoted_with_its_lead_in(
         q.text for q in assistant.ask("Which services does the harbour offer?").quotes
     )
     assert "three services:" in quoted and "fuel at the north pier" in quoted
+
+
+def test_heading_permalinks_are_left_out(tmp_path: Path) -> None:
+    """Node's and Sphinx's headings end in a link to themselves: "os.cpus()#", "Install¶"."""
+    path = tmp_path / "manual.html"
+    path.write_text(
+        "<html><body><h2><code>os.cpus()</code><span><a class='mark' href='#oscpus'>#</a></span>"
+        "</h2><p>Returns an array of objects. See <a href='#os'>#os</a> too.</p>"
+        "<h2>Install<a class='headerlink' href='#install'>¶</a></h2><p>Run make.</p></body></html>"
+    )
+    text = load_source(source_file(path)).text
+    assert "os.cpus()\n" in text and "Install\n" in text
+    assert "#\n" not in text and "¶" not in text
+    assert "See #os too." in text  # a link that says more than a sign is text

@@ -31,8 +31,9 @@ _VOID = frozenset(
 # that number two pages, and HTML nested deeper than MAX_HTML_DEPTH refused; 4: PDF pages;
 # 5: an HTML table row on one line, its cells tab-separated; 6: titles from underlined
 # headings, without mode lines or Markdown badges; 7: HTML navigation and contents left out;
-# 8: an HTML definition's term on the line above its description.
-EXTRACTOR = 8
+# 8: an HTML definition's term on the line above its description; 9: heading permalinks
+# ("#", "¶") left out.
+EXTRACTOR = 9
 # Elements whose text a reader never sees.
 _HIDDEN_TAGS = frozenset(
     {"head", "script", "style", "noscript", "template", "svg", "math", "iframe", "object"}
@@ -41,6 +42,8 @@ _HIDDEN_TAGS = frozenset(
 _NAV_NAMES = frozenset(
     {"toc", "nav", "navbar", "navigation", "sidebar", "breadcrumb", "breadcrumbs", "menu"}
 )
+# A heading's permalink: an anchor to the page itself whose text is one sign ("os.cpus()#").
+_PERMALINK_SIGNS = frozenset({"#", "¶", "§", "🔗", "⚓"})
 _TOC_LINKS = 3  # a list of at least this many links...
 _TOC_SLACK = 1.3  # ...whose text is hardly more than theirs (numbers, bullets) is a contents list
 # Elements that start a new block, so a sentence never runs from one into the next.
@@ -157,8 +160,9 @@ def _hidden(node: LexborNode) -> bool:
 
 
 def _left_out(node: LexborNode) -> bool:
-    """Tell whether an element's text stays out: hidden, or navigation (menus, tables of
-    contents) that repeats the headings of the page and answers nothing."""
+    """Tell whether an element's text stays out: hidden, navigation (menus, tables of
+    contents) that repeats the headings of the page and answers nothing, or a heading's
+    permalink sign."""
     if _hidden(node):
         return True
     attributes = node.attributes
@@ -170,6 +174,9 @@ def _left_out(node: LexborNode) -> bool:
         or classes & _NAV_NAMES
     ):
         return True
+    if node.tag == "a":
+        own = (attributes.get("href") or "").startswith("#")
+        return own and node.text(deep=True).strip() in _PERMALINK_SIGNS
     return node.tag in ("ul", "ol", "dl", "table") and _links_only(node)
 
 
