@@ -105,7 +105,8 @@ def _parser() -> argparse.ArgumentParser:
         "train",
         help="fit a reader model on SQuAD-style paragraphs",
         description="The linear reader: TRAIN_DIR holds squad11/ and, optionally, "
-        "multihop-train/ (../shared/train), or is a folder of paragraphs.jsonl (e.g. "
+        "multihop-train/ and squad11-train/ (for the quote ratio) (../shared/train), or is a "
+        "folder of paragraphs.jsonl (e.g. "
         "../shared/train/squad11). The neural reader (--neural): TRAIN_DIR holds squad11-train/, "
         "squad2-train/ and squad11/ (../shared/train); it resumes from its checkpoint in "
         "WORK_DIR/span.",

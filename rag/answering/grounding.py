@@ -75,21 +75,23 @@ def _bridge(
     quoted = {sentence.source_id for sentence, _ in picked}
     chosen = {sentence for sentence, _ in picked}
     scored = list(zip(reading.candidates, reading.probabilities, strict=True))
+    own_title = best.title.strip().lower()
+    hops = [  # sentences of another, unquoted source that the question does not name
+        (c.title.strip().lower(), c, p)
+        for c, p in scored
+        if c.sentence.source_id not in quoted
+        and c.title.strip().lower() != own_title
+        and not _names_in(c.title.strip().lower(), asked)
+        and open_terms & set(lexicon.terms(c.text))
+    ]
     links = [(c, p) for c, p in scored if c.sentence.source_id == best.sentence.source_id]
     for link, link_probability in links:  # the best sentence first
         said = link.text.lower()
         added = [] if link.sentence in chosen else [(link.sentence, link_probability)]
         if len(picked) + len(added) >= max_quotes:
             continue
-        for candidate, probability in scored:
-            title = candidate.title.strip().lower()
-            if (
-                candidate.sentence.source_id not in quoted
-                and title != best.title.strip().lower()
-                and _names_in(title, said)
-                and not _names_in(title, asked)
-                and open_terms & set(lexicon.terms(candidate.text))
-            ):
+        for title, candidate, probability in hops:
+            if _names_in(title, said):
                 return [*picked, *added, (candidate.sentence, probability)]
     return picked
 

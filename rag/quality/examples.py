@@ -87,6 +87,16 @@ class Tables:
     span_labels: list[NDArray[np.int_]]
     span_groups: list[str]
 
+    def add(
+        self, table: NDArray[np.float32], labels: list[int], answerable: int, group: str, terms: int
+    ) -> None:
+        """Append one reading: its sentence features and labels, and its question's."""
+        self.tables.append(table)
+        self.labels.append(np.asarray(labels, dtype=np.int_))
+        self.answerable.append(answerable)
+        self.groups.append(group)
+        self.terms.append(terms)
+
     def extend(self, other: Tables) -> None:
         """Append another set's readings and spans."""
         self.tables += other.tables
@@ -182,11 +192,7 @@ def _add(
         )
         for c in found
     ]
-    out.tables.append(table)
-    out.labels.append(np.asarray(labels, dtype=np.int_))
-    out.answerable.append(answerable)
-    out.groups.append(example.group)
-    out.terms.append(len(lexicon.weights(question)))
+    out.add(table, labels, answerable, example.group, len(lexicon.weights(question)))
 
 
 def _collect_spans(

@@ -134,8 +134,6 @@ def _add(
     ]  # fmt: skip
     if answerable and not any(labels):
         return  # the evidence was not retrieved: nothing to learn
-    out.tables.append(sentence_features(question.question, vector, hits, found, store, lexicon))
-    out.labels.append(np.asarray(labels, dtype=np.int_))
-    out.answerable.append(answerable)
-    out.groups.append(question.id)  # folds never split a question's two readings
-    out.terms.append(len(lexicon.weights(question.question)))
+    table = sentence_features(question.question, vector, hits, found, store, lexicon)
+    terms = len(lexicon.weights(question.question))
+    out.add(table, labels, answerable, question.id, terms)  # one fold holds both readings

@@ -22,7 +22,7 @@ from rag.build.indexer import build_index
 from rag.config import Settings
 from rag.embedding.base import Embedder
 from rag.quality.examples import SEED, write_corpus
-from rag.quality.span_calibration import MAX_MEAN_QUOTES, QUOTE_RATIOS
+from rag.quality.span_calibration import QUOTE_RATIOS, holds_answer, lowest_within_budget
 from rag.reading.base import Reader
 
 ARTICLES = 20
@@ -46,24 +46,19 @@ def calibrate_quote_ratio(
     assistant = Assistant(settings, embedder, reader)
     chosen = random.Random(SEED).sample(examples, min(QUESTIONS, len(examples)))
     figures: dict[str, float] = {"quote_calibration_questions": float(len(chosen))}
-    ratio = QUOTE_RATIOS[0]
-    for option in QUOTE_RATIOS:
-        counts, held = [], []
-        for e in chosen:
-            answer = assistant.ask(e.question, threshold=-1.0, quote_ratio=option)
-            counts.append(len(answer.quotes))
-            held.append(
-                any(
-                    q.source == e.doc and q.start <= e.start and e.end <= q.end
-                    for q in answer.quotes
-                )
-            )
-        figures[f"quotes_per_answer_at_{option}"] = float(np.mean(counts))
-        figures[f"answer_in_quotes_at_{option}"] = float(np.mean(held))
-        if np.mean(counts) <= MAX_MEAN_QUOTES:
-            ratio = option
+    quoting = []
+    for done, option in enumerate(QUOTE_RATIOS, start=1):
+        answers = [assistant.ask(e.question, threshold=-1.0, quote_ratio=option) for e in chosen]
+        held = float(
+            np.mean([holds_answer(a.quotes, e) for a, e in zip(answers, chosen, strict=True)])
+        )
+        count = float(np.mean([len(a.quotes) for a in answers]))
+        figures[f"quotes_per_answer_at_{option}"] = count
+        figures[f"answer_in_quotes_at_{option}"] = held
+        quoting.append((option, held, count))
         if progress:
-            progress("calibrating quotes", QUOTE_RATIOS.index(option) + 1, len(QUOTE_RATIOS))
+            progress("calibrating quotes", done, len(QUOTE_RATIOS))
+    ratio = lowest_within_budget(quoting)[0]
     figures["quote_ratio"] = ratio
     return ratio, figures
 

@@ -31,6 +31,7 @@ from rag.quality.squad import f1_score
 from rag.reading.base import Reader
 from rag.reading.features import store_lexicon
 from rag.retrieval.retriever import Retriever
+from rag.types import Quote
 
 QUOTE_RATIOS = (0.5, 0.35, 0.25, 0.15, 0.1)
 SHORT_PRECISION = 0.8  # a shown short answer is right this often...
@@ -60,10 +61,7 @@ def calibrate(
     positive = np.asarray([s for s, y in scores if y])
     negative = np.asarray([s for s, y in scores if not y])
     threshold = float(np.quantile(positive, FALSE_REFUSAL_TARGET))
-    ratio, contained, quotes = quoting[0]
-    for option in quoting:
-        if option[2] <= MAX_MEAN_QUOTES:
-            ratio, contained, quotes = option
+    ratio, contained, quotes = lowest_within_budget(quoting)
     return (
         threshold,
         ratio,
@@ -83,6 +81,26 @@ def calibrate(
             "short_answers_shown_right": float(np.mean(sure)) if sure else 0.0,
             "short_answers_right": float(np.mean([r for _, r in shorts])) if shorts else 0.0,
         },
+    )
+
+
+def lowest_within_budget(
+    quoting: Sequence[tuple[float, float, float]],
+) -> tuple[float, float, float]:
+    """Of (ratio, answer in quotes, quotes per answer) for QUOTE_RATIOS in order, the lowest
+    ratio's whose answers average at most MAX_MEAN_QUOTES quotes (else the first)."""
+    chosen = quoting[0]
+    for option in quoting:
+        if option[2] <= MAX_MEAN_QUOTES:
+            chosen = option
+    return chosen
+
+
+def holds_answer(quotes: Sequence[Quote], example: Example) -> bool:
+    """Tell whether a quote holds the example's gold answer span."""
+    return any(
+        q.source == example.doc and q.start <= example.start and example.end <= q.end
+        for q in quotes
     )
 
 
@@ -131,8 +149,7 @@ def _read(
         for ratio, tally in quoted.items():
             policy = Policy(-1.0, ratio, MAX_QUOTES, other_source_ratio(ratio))
             quotes = answer(e.question, reading, store, policy, e.question, 0).quotes
-            held = any(q.source == e.doc and q.start <= e.start and e.end <= q.end for q in quotes)
-            tally.append((held, len(quotes)))
+            tally.append((holds_answer(quotes, e), len(quotes)))
             if ratio == QUOTE_RATIOS[0] and quotes:
                 start, end, confidence = reader.short_answer(e.question, quotes[0].text, lexicon)
                 cut = quotes[0].text[start:end]
