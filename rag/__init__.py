@@ -39,7 +39,7 @@ if TYPE_CHECKING:
     )
     from rag.index import LocalStore, Store, load_current
     from rag.quality.evaluation import evaluate
-    from rag.quality.neural_training import train_neural_reader
+    from rag.quality.neural_training import PHASES, train_neural_reader
     from rag.quality.span_training import SpanRun
     from rag.quality.training import train_reader
     from rag.reading import LinearReader, Reader, Reading
@@ -101,6 +101,7 @@ _EXPORTS = {
     "load_reader": "rag.reading.load",
     "SpanRun": "rag.quality.span_training",
     "train_neural_reader": "rag.quality.neural_training",
+    "PHASES": "rag.quality.neural_training",
     "REFUSAL": "rag.answering",
     "Assistant": "rag.assistant",
     "evaluate": "rag.quality.evaluation",
@@ -109,6 +110,7 @@ _EXPORTS = {
 __all__ = [
     "DEFAULT_MODEL",
     "DEFAULT_WEIGHTS",
+    "PHASES",
     "REFUSAL",
     "SUPPORTED",
     "Answer",

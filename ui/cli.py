@@ -113,7 +113,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     train.add_argument("train_dir", type=Path, help="the training data folder")
     train.add_argument("--neural", action="store_true", help="train the neural span reader")
-    train.add_argument("--steps", type=int, help="the neural reader's training steps")
+    train.add_argument(
+        "--steps",
+        type=int,
+        help="train the neural reader for this many steps, one phase (a short trial run)",
+    )
     train.add_argument("--work-dir", type=Path, default=Path(".cache/train"))
     train.add_argument("--out", type=Path, help="default: the packaged model")
     return parser
@@ -279,13 +283,13 @@ def _train(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _train_neural(args: argparse.Namespace, settings: Settings) -> int:
-    from rag import DEFAULT_WEIGHTS, SpanRun, load_embedder, train_neural_reader
+    from rag import DEFAULT_WEIGHTS, PHASES, SpanRun, load_embedder, train_neural_reader
 
-    run = SpanRun() if args.steps is None else SpanRun(steps=args.steps)
+    phases = PHASES if args.steps is None else (SpanRun(steps=args.steps),)
     out = args.out or DEFAULT_WEIGHTS
     bar = BarProgress()
     record = train_neural_reader(
-        args.train_dir, args.work_dir, load_embedder(settings), out, run, progress=bar
+        args.train_dir, args.work_dir, load_embedder(settings), out, phases, progress=bar
     )
     bar.close()
     print(json.dumps(record.figures, indent=1))

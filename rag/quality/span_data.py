@@ -3,8 +3,10 @@
 Positives are SQuAD 1.1 questions with a window of their own paragraph that holds the answer.
 Negatives teach the refusal: SQuAD 2.0's real adversarial questions, the question asked of
 another paragraph of its article (near-topic), and the question with one of its names swapped
-for another name of the article (name-swapped). Everything is drawn from one seeded generator,
-so a run and its resumption see the same stream.
+for another name of the article (name-swapped). A later phase adds multi-hop questions
+(`multihop-train/`): a window of the supporting document that holds the answer, and the question
+asked of one of its distractor documents (no answer). Everything is drawn from one seeded
+generator, so a run and its resumption see the same stream.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from __future__ import annotations
 import json
 import random
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,7 +29,7 @@ class SpanExample:
     question: str
     passage: str
     answer: tuple[int, int] | None
-    kind: str  # positive | adversarial | near-topic | name-swapped
+    kind: str  # positive | adversarial | near-topic | name-swapped | multihop | multihop-distractor
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +45,52 @@ class _Paragraph:
     article: str
     context: str
     questions: tuple[_Question, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class _Hops:
+    """A multi-hop question: where its answer stands in its supporting documents, and the
+    documents given with it that lack the answer."""
+
+    question: str
+    holding: tuple[tuple[str, int, int], ...]  # (document text, answer start, end)
+    distractors: tuple[str, ...]
+
+
+def _locate(text: str, answer: str, near: int) -> int:
+    """The answer's occurrence in text (whole words, any case) nearest to `near`, or -1."""
+    pattern = re.compile(rf"(?<!\w){re.escape(answer)}(?!\w)", re.IGNORECASE)
+    starts = [m.start() for m in pattern.finditer(text)]
+    return min(starts, key=lambda at: abs(at - near), default=-1)
+
+
+def _multihop(train_dir: Path) -> list[_Hops]:
+    """multihop-train's questions whose answer is written in a supporting document (a yes/no
+    answer is not), in file order."""
+    corpus = train_dir / "corpus"
+    found = []
+    for line in (train_dir / "questions.jsonl").read_text(encoding="utf-8").splitlines():
+        row = json.loads(line)
+        texts = {d: (corpus / f"{d}.txt").read_text(encoding="utf-8") for d in row["context_docs"]}
+        holding, supporting = [], set()
+        for evidence in row["evidence"]:
+            supporting.add(evidence["doc"])
+            text = texts.get(evidence["doc"], "")
+            near = max(0, text.find(evidence["text"]))
+            for answer in row["answers"]:
+                at = _locate(text, answer, near)
+                if at >= 0 and answer.lower() not in ("yes", "no"):
+                    holding.append((text, at, at + len(answer)))
+                    break
+        answers = [a.lower() for a in row["answers"]]
+        distractors = tuple(
+            text
+            for doc, text in texts.items()
+            if doc not in supporting and not any(a in text.lower() for a in answers)
+        )
+        if holding:
+            found.append(_Hops(row["question"].strip(), tuple(dict.fromkeys(holding)), distractors))
+    return found
 
 
 def _paragraphs(path: Path) -> list[_Paragraph]:
@@ -102,8 +150,17 @@ class SpanStream:
         squad11: Path,
         squad2: Path | None,
         seed: int,
+        multihop: Path | None = None,
+        multihop_share: float = 0.0,
     ) -> None:
+        """
+        Args:
+            multihop: multihop-train/; four questions in five are drawn from (the fifth is
+                held out), `multihop_share` of the examples.
+        """
         self.seed = seed
+        self.multihop_share = multihop_share if multihop is not None else 0.0
+        self.hops = [h for i, h in enumerate(_multihop(multihop)) if i % 5] if multihop else []
         kept, held = _split_adversarial(squad2)
         held_contexts = {p.context for p in held}
         paragraphs = [p for p in _paragraphs(squad11) if p.context not in held_contexts]
@@ -150,14 +207,29 @@ class SpanStream:
         paragraph, question = rng.choice(self.adversarial)
         return SpanExample(question.question, _crop(paragraph.context, rng), None, "adversarial")
 
+    def _hop(self, rng: random.Random) -> SpanExample:
+        hops = rng.choice(self.hops)
+        return _hop_window(hops, rng.choice(hops.holding), rng)
+
+    def _distractor(self, rng: random.Random) -> SpanExample | None:
+        hops = rng.choice(self.hops)
+        if not hops.distractors:
+            return None
+        text = rng.choice(hops.distractors)
+        return SpanExample(hops.question, _crop(text, rng), None, "multihop-distractor")
+
     def __iter__(self) -> Iterator[SpanExample]:
         rng = random.Random(self.seed)
-        makers = (
+        makers: list[tuple[float, Callable[[random.Random], SpanExample | None]]] = [
             (0.64, self._positive),
             (0.14, self._near_topic),
             (0.10, self._name_swapped),
             (0.12, self._adversarial),
-        )
+        ]
+        share = self.multihop_share
+        if share and self.hops:
+            makers = [(s * (1 - share), make) for s, make in makers]
+            makers += [(share * 2 / 3, self._hop), (share / 3, self._distractor)]
         while True:
             roll = rng.random()
             for share, make in makers:
@@ -177,9 +249,16 @@ def _split_adversarial(squad2: Path | None) -> tuple[list[_Paragraph], list[_Par
     return [p for i, p in enumerate(found) if i % 5], found[::5]
 
 
-def held_out(squad11_dev: Path, squad2: Path) -> list[SpanExample]:
+def _hop_window(hops: _Hops, holding: tuple[str, int, int], rng: random.Random) -> SpanExample:
+    text, start, end = holding
+    left, right = _window(text, start, end, rng)
+    return SpanExample(hops.question, text[left:right], (start - left, end - left), "multihop")
+
+
+def held_out(squad11_dev: Path, squad2: Path, multihop: Path | None = None) -> list[SpanExample]:
     """Unseen examples for the figures a run prints: SQuAD 1.1 dev questions on a window of
-    their paragraph, and the held-out paragraphs' adversarial questions."""
+    their paragraph, the held-out paragraphs' adversarial questions, and (given multihop-train/)
+    its held-out questions on their answer's document and on a distractor."""
     rng = random.Random(7)
     found = []
     for paragraph in _paragraphs(squad11_dev):
@@ -200,4 +279,9 @@ def held_out(squad11_dev: Path, squad2: Path) -> list[SpanExample]:
             if question.impossible:
                 passage = _crop(paragraph.context, rng)
                 found.append(SpanExample(question.question, passage, None, "adversarial"))
+    for hops in _multihop(multihop)[::5] if multihop else []:
+        found.append(_hop_window(hops, hops.holding[0], rng))
+        if hops.distractors:
+            passage = _crop(hops.distractors[0], rng)
+            found.append(SpanExample(hops.question, passage, None, "multihop-distractor"))
     return found

@@ -1,7 +1,8 @@
 """Fine-tune the packaged MiniLM into a span reader: start/end over the passage, first token = none.
 
 Seeded and resumable: the checkpoint holds the weights, the optimiser, the schedule and the step,
-and the example stream is replayed from its seed up to that step.
+and the example stream is replayed from its seed up to that step. A later phase starts from an
+earlier phase's weights with its own run (schedule, seed, mix).
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ class SpanRun:
     seed: int = 20261130
     threads: int = 2
     eval_every: int = 500
+    multihop_share: float = 0.0  # of the examples drawn from multihop-train/
 
 
 def _torch() -> Any:
@@ -139,11 +141,12 @@ def _auc(positive: list[float], negative: list[float]) -> float:
 
 
 def evaluate(model: Any, tokenizer: Any, examples: Sequence[SpanExample]) -> dict[str, float]:
-    """Span EM/F1 on the answerable examples, and the AUC of (span - none) against each kind
-    of unanswerable one."""
+    """Span EM/F1 on the answerable examples (SQuAD's, and multihop-train's as multihop_em/f1),
+    and the AUC of (span - none) against each kind of unanswerable one, taking the positives
+    of its own set."""
     torch = _torch()
     model.eval()
-    em = f1 = 0.0
+    scores: dict[str, list[tuple[float, float]]] = {}
     margins: dict[str, list[float]] = {}
     with torch.no_grad():
         for first in range(0, len(examples), 32):
@@ -158,20 +161,24 @@ def evaluate(model: Any, tokenizer: Any, examples: Sequence[SpanExample]) -> dic
                 offsets = enc["offsets"][row].tolist()
                 predicted = example.passage[offsets[i][0] : offsets[j][1]]
                 gold = example.passage[example.answer[0] : example.answer[1]]
-                em += normalize(predicted) == normalize(gold)
-                f1 += f1_score(predicted, gold)
+                found = (normalize(predicted) == normalize(gold), f1_score(predicted, gold))
+                scores.setdefault(example.kind, []).append(found)
     model.train()
-    answered = len(margins.get("positive", [])) or 1
-    figures = {"span_em": 100 * em / answered, "span_f1": 100 * f1 / answered}
+    figures: dict[str, float] = {}
+    for kind, prefix in (("positive", "span"), ("multihop", "multihop")):
+        if kind in scores or kind == "positive":
+            em, f1 = np.mean(scores.get(kind, [(0.0, 0.0)]), axis=0)
+            figures |= {f"{prefix}_em": 100 * float(em), f"{prefix}_f1": 100 * float(f1)}
     for kind, values in margins.items():
-        if kind != "positive":
-            figures[f"auc_{kind}"] = _auc(margins.get("positive", []), values)
+        if kind not in ("positive", "multihop"):
+            positives = "multihop" if kind.startswith("multihop") else "positive"
+            figures[f"auc_{kind}"] = _auc(margins.get(positives, []), values)
     return figures
 
 
 def _dev_near_topic(examples: Sequence[SpanExample]) -> list[SpanExample]:
-    """Each dev question asked of the next question's passage (another paragraph)."""
-    positives = [e for e in examples if e.answer is not None]
+    """Each SQuAD dev question asked of the next question's passage (another paragraph)."""
+    positives = [e for e in examples if e.kind == "positive"]
     return [
         SpanExample(a.question, b.passage, None, "near-topic")
         for a, b in zip(positives, positives[1:] + positives[:1], strict=True)
@@ -194,11 +201,13 @@ def train_span_reader(
     run: SpanRun,
     log: Callable[[str], None] = print,
     until: int | None = None,
+    init: Path | None = None,
 ) -> dict[str, float]:
     """Train (or resume) and return the held-out figures; the weights land in work_dir.
 
     Args:
         until: stop after this step, checkpointed, to resume later (a budgeted session).
+        init: start from these weights (an earlier phase's) instead of the packaged encoder's.
     """
     torch = _torch()
     from transformers import AutoTokenizer
@@ -220,7 +229,7 @@ def train_span_reader(
     step = 0
     if checkpoint.exists():
         state = torch.load(checkpoint, weights_only=False)
-        if state["run"] != asdict(run):
+        if asdict(SpanRun()) | state["run"] != asdict(run):  # later fields at their defaults
             raise ValueError(f"{checkpoint} was written by another run: {state['run']}")
         model.load_state_dict(state["model"])
         optimiser.load_state_dict(state["optimiser"])
@@ -230,15 +239,22 @@ def train_span_reader(
             torch.set_rng_state(state["rng"])
         log(f"resumed at step {step}")
     else:
+        if init is not None:
+            model.load_state_dict(torch.load(init))
+            log(f"starting from {init.name}")
         torch.manual_seed(run.seed)
+    multihop = shared_train / "multihop-train" if run.multihop_share else None
     stream = SpanStream(
         shared_train / "squad11-train" / "paragraphs.jsonl",
         shared_train / "squad2-train" / "paragraphs.jsonl",
         run.seed,
+        multihop,
+        run.multihop_share,
     )
     dev = held_out(
         shared_train / "squad11" / "paragraphs.jsonl",
         shared_train / "squad2-train" / "paragraphs.jsonl",
+        multihop,
     )
     dev = dev + _dev_near_topic(dev)
     model.train()
