@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -12,6 +13,7 @@ from rag.runtime import configure_runtime
 configure_runtime()
 
 from rag.assistant import Assistant  # noqa: E402
+from rag.build.indexer import build_index  # noqa: E402
 from rag.config import Settings  # noqa: E402
 from rag.embedding.onnx import OnnxEmbedder  # noqa: E402
 from tests.fakes import FakeEmbedder  # noqa: E402
@@ -71,3 +73,18 @@ def seed_settings(
 def seed_assistant(seed_settings: Settings, real_embedder: OnnxEmbedder) -> Assistant:
     """The real assistant over the real seeds (read-only: do not add sources to it)."""
     return Assistant(seed_settings, real_embedder)
+
+
+def indexed_set(
+    root: Path, questions: list[str], documents: list[Path], embedder: OnnxEmbedder, **settings: Any
+) -> tuple[Path, Assistant]:
+    """A small evaluation set under root (questions.jsonl lines, copies of the documents in
+    corpus/), indexed, and an Assistant over it (Settings fields in `settings`)."""
+    (root / "questions.jsonl").write_text("\n".join(questions) + "\n", encoding="utf-8")
+    corpus = root / "corpus"
+    corpus.mkdir()
+    for document in documents:
+        shutil.copy(document, corpus / document.name)
+    config = Settings(source_dirs=(corpus,), index_dir=root / "index", **settings)
+    build_index(config, embedder)
+    return root, Assistant(config, embedder)

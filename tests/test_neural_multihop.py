@@ -9,18 +9,15 @@ the document that holds the answer (see docs/QUALITY.md, row 25).
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
 
 from rag.assistant import Assistant
-from rag.build.indexer import build_index
-from rag.config import Settings
 from rag.embedding.onnx import OnnxEmbedder
 from rag.quality.evaluation import evaluate
 from rag.quality.squad import normalize
-from tests.conftest import SHARED
+from tests.conftest import SHARED, indexed_set
 
 MULTIHOP = SHARED / "train" / "multihop-train"
 QUESTIONS = {  # id -> the document that holds the answer
@@ -40,21 +37,15 @@ def held_out(
     tmp_path_factory: pytest.TempPathFactory, real_embedder: OnnxEmbedder
 ) -> tuple[Path, Assistant]:
     """The four questions as a small evaluation set over their documents, read by `neural`."""
-    root = tmp_path_factory.mktemp("multihop-held-out")
     lines = [
         line
         for line in (MULTIHOP / "questions.jsonl").read_text(encoding="utf-8").splitlines()
         if json.loads(line)["id"] in QUESTIONS
     ]
-    (root / "questions.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    corpus = root / "corpus"
-    corpus.mkdir()
-    for line in lines:
-        for doc in json.loads(line)["context_docs"]:
-            shutil.copy(MULTIHOP / "corpus" / f"{doc}.txt", corpus / f"{doc}.txt")
-    settings = Settings(source_dirs=(corpus,), index_dir=root / "index", reader="neural")
-    build_index(settings, real_embedder)
-    return root, Assistant(settings, real_embedder)
+    documents = [MULTIHOP / "corpus" / f"{doc}.txt"
+                 for line in lines for doc in json.loads(line)["context_docs"]]  # fmt: skip
+    root = tmp_path_factory.mktemp("multihop-held-out")
+    return indexed_set(root, lines, documents, real_embedder, reader="neural")
 
 
 def test_the_held_out_questions_are_answered_with_valid_quotes(

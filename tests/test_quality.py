@@ -8,17 +8,14 @@ they catch regressions without being tuned to single questions.
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
 
 from rag.assistant import Assistant
-from rag.build.indexer import build_index
-from rag.config import Settings
 from rag.embedding.onnx import OnnxEmbedder
 from rag.quality.evaluation import evaluate
-from tests.conftest import SHARED
+from tests.conftest import SHARED, indexed_set
 
 SQUAD = SHARED / "eval" / "squad2"
 ARTICLE = "Warsaw"
@@ -34,21 +31,16 @@ def article(
     tmp_path_factory: pytest.TempPathFactory, real_embedder: OnnxEmbedder
 ) -> tuple[Path, Assistant]:
     """One article's documents and questions as a small evaluation set, indexed."""
-    root = tmp_path_factory.mktemp("squad-article")
     questions = [
         line
         for line in (SQUAD / "questions.jsonl").read_text(encoding="utf-8").splitlines()
         if json.loads(line)["article"] == ARTICLE
     ]
-    (root / "questions.jsonl").write_text("\n".join(questions) + "\n", encoding="utf-8")
-    corpus = root / "corpus"
-    corpus.mkdir()
     slug = "squad2-" + ARTICLE.lower().replace(" ", "-") + "-"
-    for doc in sorted((SQUAD / "corpus").glob(slug + "*.txt")):
-        shutil.copy(doc, corpus / doc.name)
-    settings = Settings(source_dirs=(corpus,), index_dir=root / "index")
-    build_index(settings, real_embedder)
-    return root, Assistant(settings, real_embedder)
+    documents = sorted((SQUAD / "corpus").glob(slug + "*.txt"))
+    return indexed_set(
+        tmp_path_factory.mktemp("squad-article"), questions, documents, real_embedder
+    )
 
 
 @pytest.mark.model
