@@ -226,10 +226,10 @@ class SpanStream:
             (0.10, self._name_swapped),
             (0.12, self._adversarial),
         ]
-        share = self.multihop_share
-        if share and self.hops:
-            makers = [(s * (1 - share), make) for s, make in makers]
-            makers += [(share * 2 / 3, self._hop), (share / 3, self._distractor)]
+        mixed = self.multihop_share
+        if mixed and self.hops:
+            makers = [(s * (1 - mixed), make) for s, make in makers]
+            makers += [(mixed * 2 / 3, self._hop), (mixed / 3, self._distractor)]
         while True:
             roll = rng.random()
             for share, make in makers:
