@@ -108,8 +108,8 @@ def _parser() -> argparse.ArgumentParser:
         "multihop-train/ and squad11-train/ (for the quote ratio) (../shared/train), or is a "
         "folder of paragraphs.jsonl (e.g. "
         "../shared/train/squad11). The neural reader (--neural): TRAIN_DIR holds squad11-train/, "
-        "squad2-train/ and squad11/ (../shared/train); it resumes from its checkpoint in "
-        "WORK_DIR/span.",
+        "squad2-train/, squad11/ and multihop-train/ (../shared/train); it trains in two "
+        "phases and resumes from their checkpoints in WORK_DIR/span and WORK_DIR/span-2.",
     )
     train.add_argument("train_dir", type=Path, help="the training data folder")
     train.add_argument("--neural", action="store_true", help="train the neural span reader")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 import numpy as np
@@ -98,15 +98,9 @@ class Tables:
         self.terms.append(terms)
 
     def extend(self, other: Tables) -> None:
-        """Append another set's readings and spans."""
-        self.tables += other.tables
-        self.labels += other.labels
-        self.answerable += other.answerable
-        self.groups += other.groups
-        self.terms += other.terms
-        self.span_tables += other.span_tables
-        self.span_labels += other.span_labels
-        self.span_groups += other.span_groups
+        """Append another set's readings and spans (every column)."""
+        for column in fields(self):
+            getattr(self, column.name).extend(getattr(other, column.name))
 
 
 def swap_name(question: str, doc_text: str, pool: list[str], rng: random.Random) -> str | None:
